@@ -1,0 +1,346 @@
+#include "codec/aof_record.hpp"
+
+#include <array>
+#include <utility>
+
+#include "codec/byte_writer.hpp"
+#include "codec/crc32.hpp"
+#include "codec/format.hpp"
+#include "codec/utf8.hpp"
+
+namespace ember::codec {
+
+namespace {
+
+// -- encoding -----------------------------------------------------------------
+
+struct encoder {
+  std::string& out;
+  void str(const char*, const std::string& s) {
+    put_bytes(out, s);
+  }
+  void bytes(const char*, const std::string& s) {
+    put_bytes(out, s);
+  }
+  void i64(const char*, int64_t v) {
+    put_i64(out, v);
+  }
+  void duration(const char*, int64_t v) {
+    put_i64(out, v);
+  }
+  void u8(const char*, uint8_t v) {
+    put_u8(out, v);
+  }
+  void bitop(const char*, uint8_t v) {
+    put_u8(out, v);
+  }
+  void flag(const char*, bool v) {
+    put_u8(out, v ? 1 : 0);
+  }
+  void u32(const char*, uint32_t v) {
+    put_u32(out, v);
+  }
+  void strs(const char*, const std::vector<std::string>& v) {
+    put_u32(out, static_cast<uint32_t>(v.size()));
+    for (auto& s : v)
+      put_bytes(out, s);
+  }
+  void bytes_list(const char* n, const std::vector<std::string>& v) {
+    strs(n, v);
+  }
+  void scored(const char*, const std::vector<scored_member>& v) {
+    put_u32(out, static_cast<uint32_t>(v.size()));
+    for (auto& m : v) {
+      put_f64(out, m.score);
+      put_bytes(out, m.member);
+    }
+  }
+  void pairs(const char*, const std::vector<field_value>& v) {
+    put_u32(out, static_cast<uint32_t>(v.size()));
+    for (auto& p : v) {
+      put_bytes(out, p.field);
+      put_bytes(out, p.value);
+    }
+  }
+  void floats(const char*, const std::vector<float>& v) {
+    put_u32(out, static_cast<uint32_t>(v.size()));
+    for (auto x : v)
+      put_f32(out, x);
+  }
+};
+
+// -- decoding -----------------------------------------------------------------
+
+// Reads fields in order; after the first failure every call is a no-op and
+// `in` holds the reason.
+struct decoder {
+  byte_reader& in;
+  void str(const char* n, std::string& s) {
+    in.str(s, n);
+  }
+  void bytes(const char* n, std::string& s) {
+    in.bytes(s, n);
+  }
+  void i64(const char*, int64_t& v) {
+    in.i64(v);
+  }
+  void duration(const char* n, int64_t& v) {
+    in.non_negative(v, n);
+  }
+  void u8(const char*, uint8_t& v) {
+    in.u8(v);
+  }
+  void bitop(const char*, uint8_t& v) {
+    if (in.u8(v) && v > 3)
+      in.invalid("BITOP op " + std::to_string(v)
+                 + " is not one of 0 (AND), 1 (OR), 2 (XOR), 3 (NOT)");
+  }
+  void flag(const char*, bool& v) {
+    uint8_t b;
+    if (in.u8(b))
+      v = b != 0;
+  }
+  void u32(const char*, uint32_t& v) {
+    in.u32(v);
+  }
+  template <class Read>
+  void list(const char* n, uint32_t& count, Read read_one) {
+    if (!in.count(count, n))
+      return;
+    for (uint32_t i = 0; i < count && !in.failed(); ++i)
+      read_one();
+  }
+  void strs(const char* n, std::vector<std::string>& v) {
+    v.clear();
+    uint32_t count = 0;
+    list(n, count, [&] {
+      if (v.empty())
+        v.reserve(byte_reader::reserve_hint(count));
+      in.str(v.emplace_back(), n);
+    });
+  }
+  void bytes_list(const char* n, std::vector<std::string>& v) {
+    v.clear();
+    uint32_t count = 0;
+    list(n, count, [&] {
+      if (v.empty())
+        v.reserve(byte_reader::reserve_hint(count));
+      in.bytes(v.emplace_back(), n);
+    });
+  }
+  void scored(const char* n, std::vector<scored_member>& v) {
+    v.clear();
+    uint32_t count = 0;
+    list(n, count, [&] {
+      if (v.empty())
+        v.reserve(byte_reader::reserve_hint(count));
+      auto& m = v.emplace_back();
+      if (in.f64(m.score))
+        in.str(m.member, "member");
+    });
+  }
+  void pairs(const char* n, std::vector<field_value>& v) {
+    v.clear();
+    uint32_t count = 0;
+    list(n, count, [&] {
+      if (v.empty())
+        v.reserve(byte_reader::reserve_hint(count));
+      auto& p = v.emplace_back();
+      if (in.str(p.field, "field"))
+        in.bytes(p.value, "value");
+    });
+  }
+  void floats(const char*, std::vector<float>& v) {
+    v.clear();
+    uint32_t dim = 0;
+    if (!in.u32(dim))
+      return;
+    if (dim > max_vector_dims) {
+      in.invalid("vector dimension " + std::to_string(dim)
+                 + " exceeds the limit of 65536");
+      return;
+    }
+    v.reserve(std::min<size_t>(dim, in.remaining() / sizeof(float)));
+    for (uint32_t i = 0; i < dim && !in.failed(); ++i) {
+      float x;
+      if (in.f32(x))
+        v.push_back(x);
+    }
+  }
+};
+
+// -- validation ---------------------------------------------------------------
+
+struct validator {
+  std::string problem;
+  void fail(const char* n, const std::string& what) {
+    if (problem.empty())
+      problem = std::string{n} + " " + what;
+  }
+  void check_len(const char* n, size_t len) {
+    if (len > max_bytes_len)
+      fail(n, "is longer than the 512 MiB limit");
+  }
+  void str(const char* n, const std::string& s) {
+    check_len(n, s.size());
+    if (!valid_utf8(s))
+      fail(n, "is not valid UTF-8");
+  }
+  void bytes(const char* n, const std::string& s) {
+    check_len(n, s.size());
+  }
+  void i64(const char*, int64_t) {
+  }
+  void duration(const char* n, int64_t v) {
+    if (v < 0)
+      fail(n, "must not be negative");
+  }
+  void u8(const char*, uint8_t) {
+  }
+  void bitop(const char* n, uint8_t v) {
+    if (v > 3)
+      fail(n, "must be 0 (AND), 1 (OR), 2 (XOR) or 3 (NOT)");
+  }
+  void flag(const char*, bool) {
+  }
+  void u32(const char*, uint32_t) {
+  }
+  void count(const char* n, size_t c) {
+    if (c > max_collection_count)
+      fail(n, "has more than 100000000 elements");
+  }
+  void strs(const char* n, const std::vector<std::string>& v) {
+    count(n, v.size());
+    for (auto& s : v)
+      str(n, s);
+  }
+  void bytes_list(const char* n, const std::vector<std::string>& v) {
+    count(n, v.size());
+    for (auto& s : v)
+      bytes(n, s);
+  }
+  void scored(const char* n, const std::vector<scored_member>& v) {
+    count(n, v.size());
+    for (auto& m : v)
+      str(n, m.member);
+  }
+  void pairs(const char* n, const std::vector<field_value>& v) {
+    count(n, v.size());
+    for (auto& p : v) {
+      str(n, p.field);
+      bytes(n, p.value);
+    }
+  }
+  void floats(const char* n, const std::vector<float>& v) {
+    if (v.size() > max_vector_dims)
+      fail(n, "has more than 65536 dimensions");
+  }
+};
+
+// -- per-tag dispatch ---------------------------------------------------------
+
+template <size_t I>
+bool decode_alternative(byte_reader& in, aof_record& out) {
+  if (out.index() != I)
+    out.emplace<I>();
+  decoder d{in};
+  using R = std::variant_alternative_t<I, aof_record>;
+  R::describe(d, std::get<I>(out));
+  return !in.failed();
+}
+
+using decode_fn = bool (*)(byte_reader&, aof_record&);
+
+template <size_t... Is>
+constexpr std::array<decode_fn, sizeof...(Is)>
+make_decoders(std::index_sequence<Is...>) {
+  return {&decode_alternative<Is>...};
+}
+
+constexpr auto decoders
+  = make_decoders(std::make_index_sequence<std::variant_size_v<aof_record>>{});
+
+template <size_t... Is>
+constexpr std::array<const char*, sizeof...(Is)>
+make_names(std::index_sequence<Is...>) {
+  return {std::variant_alternative_t<Is, aof_record>::op_text.data()...};
+}
+
+constexpr auto names
+  = make_names(std::make_index_sequence<std::variant_size_v<aof_record>>{});
+
+static_assert(std::variant_size_v<aof_record> == max_tag);
+
+} // namespace
+
+const char* op_name(uint8_t tag) noexcept {
+  if (tag == 0 || tag > max_tag)
+    return nullptr;
+  return names[tag - 1];
+}
+
+bool tag_supported(uint8_t tag) noexcept {
+  if (tag == 0 || tag > max_tag)
+    return false;
+  if (tag == rec::proto_set::tag || tag == rec::proto_register::tag)
+    return with_proto;
+  if (tag == rec::vadd::tag || tag == rec::vrem::tag)
+    return with_vector;
+  return true;
+}
+
+std::string_view primary_key(const aof_record& r) noexcept {
+  return std::visit(
+    [](const auto& x) -> std::string_view {
+      using R = std::decay_t<decltype(x)>;
+      if constexpr (std::is_same_v<R, rec::copy>)
+        return x.destination;
+      else if constexpr (std::is_same_v<R, rec::bitop>)
+        return x.dest;
+      else if constexpr (std::is_same_v<R, rec::proto_register>)
+        return {};
+      else
+        return x.key;
+    },
+    r);
+}
+
+void encode_payload(std::string& out, const aof_record& r) {
+  put_u8(out, tag_of(r));
+  encoder e{out};
+  std::visit([&](const auto& x) { x.describe(e, x); }, r);
+}
+
+void encode_record(std::string& out, const aof_record& r) {
+  auto start = out.size();
+  encode_payload(out, r);
+  put_u32(out, crc32(out.data() + start, out.size() - start));
+}
+
+std::string validate(const aof_record& r) {
+  auto tag = tag_of(r);
+  if (!tag_supported(tag))
+    return std::string{op_name(tag)}
+           + " records are not supported by this build (rebuild with "
+           + (tag <= 24 ? "-DEMBER_WITH_PROTO=ON" : "-DEMBER_WITH_VECTOR=ON")
+           + ")";
+  validator v;
+  std::visit([&](const auto& x) { x.describe(v, x); }, r);
+  if (!v.problem.empty())
+    return std::string{op_name(tag)} + ": " + v.problem;
+  return {};
+}
+
+bool decode_payload(byte_reader& in, aof_record& out, bool& unknown_tag) {
+  unknown_tag = false;
+  uint8_t tag;
+  if (!in.u8(tag))
+    return false;
+  if (!tag_supported(tag)) {
+    unknown_tag = true;
+    return in.invalid("unknown record tag: " + std::to_string(tag));
+  }
+  return decoders[tag - 1](in, out);
+}
+
+} // namespace ember::codec

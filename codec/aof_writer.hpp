@@ -1,0 +1,118 @@
+// aof_writer.hpp: appends records to an AOF.
+//
+// Opening an existing AOF first reads it through (unless the caller already
+// verified it, see `verified_end`): a torn tail is cut back to the last whole
+// record and the cut is fsynced before anything new is appended (the
+// reference appends after the torn bytes, which makes every later record
+// unreadable); a corrupt AOF is never appended to. A new AOF gets its header,
+// an fsync, and an fsync of its directory before open() returns.
+//
+// Records are encoded into a pending buffer by add(); flush() writes the
+// whole buffer with one append (group commit: callers batch, then flush once
+// and sync once). Durability: nothing is durable before sync() returns ok.
+//
+// After any failed write, truncate or fsync the writer is closed for good:
+// the file's tail is unknown and an fsync that failed once cannot be retried
+// into success, so every later call fails with errc::closed and the owner
+// must reopen (which re-verifies the file from disk).
+//
+// Format: a new file is v3 when a key is given, else v2. An existing file
+// keeps its version (v2 stays v2 with a key configured until a rewrite; v3
+// without a key cannot be opened). Not thread-safe; one owner.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "codec/aes_gcm.hpp"
+#include "codec/aof_record.hpp"
+#include "codec/file_system.hpp"
+#include "codec/result.hpp"
+
+namespace ember::codec {
+
+struct aof_writer_options {
+  /// Encrypt new files (v3); must outlive the writer. Null: plaintext v2.
+  const encryption_key* key = nullptr;
+  /// Skip the read-through: the caller (recovery) already verified the file
+  /// up to this offset; anything after it is cut.
+  std::optional<uint64_t> verified_end;
+  /// Start a new empty file even if one exists (rewrite targets).
+  bool truncate_existing = false;
+};
+
+/// What open() found and did.
+struct aof_open_report {
+  bool created = false;         ///< the file did not exist (or was replaced)
+  uint64_t records = 0;         ///< whole records found (when read through)
+  uint64_t cut_bytes = 0;       ///< torn-tail bytes removed
+  uint64_t valid_size = 0;      ///< file size after open
+  uint8_t version = 0;          ///< format version appended in
+};
+
+class aof_writer {
+public:
+  static result<aof_writer> open(file_system& fs, const std::string& path,
+                                 const aof_writer_options& opts = {},
+                                 aof_open_report* report = nullptr);
+
+  aof_writer(aof_writer&&) noexcept;
+  aof_writer& operator=(aof_writer&&) noexcept;
+  ~aof_writer();
+
+  /// Validates and encodes `r` into the pending buffer. Invalid records
+  /// (see codec::validate) are refused with invalid_data, nothing buffered.
+  status add(const aof_record& r);
+
+  /// Writes all pending bytes with one append.
+  status flush();
+
+  /// Makes every flushed byte durable (fdatasync).
+  status sync();
+
+  /// flush() then sync().
+  status commit();
+
+  /// Bytes in the file, flushed or not yet.
+  uint64_t size() const noexcept {
+    return file_size_ + pending_.size();
+  }
+  uint64_t pending_bytes() const noexcept {
+    return pending_.size();
+  }
+  uint64_t synced_size() const noexcept {
+    return synced_size_;
+  }
+  uint64_t records_written() const noexcept {
+    return records_;
+  }
+  uint8_t version() const noexcept {
+    return version_;
+  }
+  bool closed() const noexcept {
+    return failed_.has_value();
+  }
+  const std::string& path() const noexcept {
+    return path_;
+  }
+
+private:
+  aof_writer() = default;
+  status fail(error e);
+  status check_open() const;
+
+  std::unique_ptr<writable_file> file_;
+  std::optional<aes_gcm> gcm_;
+  std::string path_;
+  std::string pending_;
+  std::string scratch_;
+  uint64_t file_size_ = 0;
+  uint64_t synced_size_ = 0;
+  uint64_t records_ = 0;
+  uint8_t version_ = 2;
+  std::optional<error> failed_;
+};
+
+} // namespace ember::codec

@@ -1,0 +1,26 @@
+// crc32.hpp: CRC-32 (IEEE / zlib: reflected 0xEDB88320, init and xorout
+// 0xFFFFFFFF; crc32("123456789") == 0xCBF43926).
+//
+// `crc32` is slicing-by-8 (tables built once); `crc32_boost` is Boost.CRC,
+// the reference implementation the tests compare it against on every length
+// 0..4096. Both are pure functions, safe from any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace ember::codec {
+
+/// Continues a running CRC: crc32(b, crc32(a)) == crc32(a + b).
+uint32_t crc32(const void* data, size_t size, uint32_t running = 0) noexcept;
+
+inline uint32_t crc32(std::string_view s, uint32_t running = 0) noexcept {
+  return crc32(s.data(), s.size(), running);
+}
+
+/// Boost.CRC's crc_32_type, same contract as crc32.
+uint32_t crc32_boost(const void* data, size_t size,
+                     uint32_t running = 0) noexcept;
+
+} // namespace ember::codec

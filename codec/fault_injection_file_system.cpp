@@ -1,0 +1,287 @@
+#include "codec/fault_injection_file_system.hpp"
+
+#include <algorithm>
+
+namespace ember::codec {
+
+namespace {
+
+error injected(const std::string& what, const std::string& path, int err) {
+  return io_error(what + " " + path + " failed (injected fault)", err);
+}
+
+} // namespace
+
+// A writable file whose writes and syncs pass through the fault plan.
+class fault_file final : public writable_file {
+public:
+  fault_file(fault_injection_file_system& fs,
+             std::unique_ptr<writable_file> inner, uint64_t generation)
+    : fs_(fs), inner_(std::move(inner)), generation_(generation) {
+  }
+
+  status append(std::string_view data) override {
+    return write(data, nullptr);
+  }
+
+  status write_at(uint64_t offset, std::string_view data) override {
+    return write(data, &offset);
+  }
+
+  status sync() override {
+    std::unique_lock<std::mutex> guard{fs_.mtx_};
+    if (auto st = alive(); !st)
+      return st;
+    if (auto f = fs_.next_fault(fault_op::sync))
+      return injected("fsync of", path(), f->err);
+    auto st = inner_->sync();
+    if (st)
+      fs_.files_[path()].synced_size = inner_->size();
+    return st;
+  }
+
+  status truncate(uint64_t size) override {
+    std::unique_lock<std::mutex> guard{fs_.mtx_};
+    if (auto st = alive(); !st)
+      return st;
+    auto st = inner_->truncate(size);
+    auto& fst = fs_.files_[path()];
+    fst.synced_size = std::min(fst.synced_size, size);
+    return st;
+  }
+
+  uint64_t size() const override {
+    return inner_->size();
+  }
+
+  const std::string& path() const override {
+    return inner_->path();
+  }
+
+private:
+  status alive() const {
+    if (generation_ != fs_.generation_)
+      return error{errc::io_error,
+                   "file " + path() + " was open across a simulated crash",
+                   EIO};
+    return {};
+  }
+
+  status write(std::string_view data, const uint64_t* offset) {
+    std::unique_lock<std::mutex> guard{fs_.mtx_};
+    if (auto st = alive(); !st)
+      return st;
+    if (auto f = fs_.next_fault(fault_op::write)) {
+      if (f->short_write && data.size() > 1) {
+        auto half = data.substr(0, data.size() / 2);
+        auto st = offset ? inner_->write_at(*offset, half)
+                         : inner_->append(half);
+        if (!st)
+          return st;
+      }
+      return injected("write to", path(), f->err);
+    }
+    return offset ? inner_->write_at(*offset, data) : inner_->append(data);
+  }
+
+  fault_injection_file_system& fs_;
+  std::unique_ptr<writable_file> inner_;
+  uint64_t generation_;
+};
+
+fault_injection_file_system::fault_injection_file_system(file_system& base)
+  : base_(base) {
+}
+
+fault_injection_file_system::~fault_injection_file_system() = default;
+
+void fault_injection_file_system::fail(fault_op op, uint64_t nth, int err,
+                                       bool persistent) {
+  std::unique_lock<std::mutex> guard{mtx_};
+  plans_.push_back(plan{op, counts_[static_cast<int>(op)] + nth, err,
+                        persistent, false});
+}
+
+void fault_injection_file_system::short_write(uint64_t nth, int err) {
+  std::unique_lock<std::mutex> guard{mtx_};
+  plans_.push_back(plan{fault_op::write,
+                        counts_[static_cast<int>(fault_op::write)] + nth, err,
+                        false, true});
+}
+
+void fault_injection_file_system::heal() {
+  std::unique_lock<std::mutex> guard{mtx_};
+  plans_.clear();
+}
+
+uint64_t fault_injection_file_system::count(fault_op op) const {
+  std::unique_lock<std::mutex> guard{mtx_};
+  return counts_[static_cast<int>(op)];
+}
+
+std::optional<fault_injection_file_system::plan>
+fault_injection_file_system::next_fault(fault_op kind) {
+  auto n = ++counts_[static_cast<int>(kind)];
+  for (auto& p : plans_)
+    if (p.op == kind && (p.at == n || (p.persistent && n > p.at)))
+      return p;
+  return std::nullopt;
+}
+
+std::optional<std::string>
+fault_injection_file_system::durable_bytes(const std::string& path) {
+  auto bytes = read_file(base_, path);
+  if (!bytes)
+    return std::nullopt;
+  auto i = files_.find(path);
+  auto synced = i == files_.end() ? bytes->size() : i->second.synced_size;
+  bytes->resize(std::min<size_t>(synced, bytes->size()));
+  return std::move(*bytes);
+}
+
+result<std::unique_ptr<writable_file>>
+fault_injection_file_system::open_writable(const std::string& path,
+                                           open_mode mode) {
+  std::unique_lock<std::mutex> guard{mtx_};
+  if (auto f = next_fault(fault_op::open))
+    return injected("opening", path, f->err);
+  auto existed = base_.exists(path);
+  if (!existed)
+    return std::move(existed).err();
+  // Replacing an existing file's content is not durable either: remember it.
+  std::optional<std::string> old;
+  if (*existed && mode == open_mode::create_truncate)
+    old = durable_bytes(path);
+  auto inner = base_.open_writable(path, mode);
+  if (!inner)
+    return std::move(inner).err();
+  if (!*existed) {
+    files_[path] = file_state{};
+    changes_.push_back(dir_change{dir_change::created, path, {}, {}});
+  } else if (mode == open_mode::create_truncate) {
+    files_[path].synced_size = 0;
+    // Model the truncation as a replacement whose old content may come back.
+    changes_.push_back(
+      dir_change{dir_change::removed, path, {}, std::move(old)});
+  } else if (files_.find(path) == files_.end()) {
+    files_[path].synced_size = (*inner)->size(); // pre-existing, durable
+  }
+  return std::unique_ptr<writable_file>{
+    std::make_unique<fault_file>(*this, std::move(*inner), generation_)};
+}
+
+result<std::unique_ptr<readable_file>>
+fault_injection_file_system::open_readable(const std::string& path) {
+  std::unique_lock<std::mutex> guard{mtx_};
+  if (auto f = next_fault(fault_op::open))
+    return injected("opening", path, f->err);
+  return base_.open_readable(path);
+}
+
+status fault_injection_file_system::rename(const std::string& from,
+                                           const std::string& to) {
+  std::unique_lock<std::mutex> guard{mtx_};
+  if (auto f = next_fault(fault_op::rename))
+    return injected("renaming " + from + " to", to, f->err);
+  dir_change ch{dir_change::renamed, to, from, {}};
+  auto to_exists = base_.exists(to);
+  if (to_exists && *to_exists)
+    ch.old_bytes = durable_bytes(to);
+  auto st = base_.rename(from, to);
+  if (!st)
+    return st;
+  files_[to] = files_[from];
+  files_.erase(from);
+  changes_.push_back(std::move(ch));
+  return {};
+}
+
+status fault_injection_file_system::remove(const std::string& path) {
+  std::unique_lock<std::mutex> guard{mtx_};
+  dir_change ch{dir_change::removed, path, {}, durable_bytes(path)};
+  auto st = base_.remove(path);
+  if (!st)
+    return st;
+  files_.erase(path);
+  if (ch.old_bytes)
+    changes_.push_back(std::move(ch));
+  return {};
+}
+
+status fault_injection_file_system::sync_dir(const std::string& dir) {
+  std::unique_lock<std::mutex> guard{mtx_};
+  if (auto f = next_fault(fault_op::sync_dir))
+    return injected("fsync of directory", dir, f->err);
+  auto st = base_.sync_dir(dir);
+  if (!st)
+    return st;
+  // Changes in this directory are durable now.
+  changes_.erase(std::remove_if(changes_.begin(), changes_.end(),
+                                [&](const dir_change& c) {
+                                  return parent_dir(c.path) == dir;
+                                }),
+                 changes_.end());
+  return {};
+}
+
+result<bool> fault_injection_file_system::exists(const std::string& path) {
+  std::unique_lock<std::mutex> guard{mtx_};
+  return base_.exists(path);
+}
+
+status fault_injection_file_system::crash() {
+  std::unique_lock<std::mutex> guard{mtx_};
+  ++generation_;
+  plans_.clear();
+  // 1. Every tracked file loses its unsynced bytes.
+  for (auto& [path, st] : files_) {
+    auto e = base_.exists(path);
+    if (!e || !*e)
+      continue;
+    auto f = base_.open_writable(path, open_mode::append_existing);
+    if (!f)
+      return std::move(f).err();
+    if ((*f)->size() > st.synced_size)
+      if (auto s = (*f)->truncate(st.synced_size); !s)
+        return s;
+  }
+  // 2. Directory changes that were never synced are undone, newest first.
+  auto restore = [&](const std::string& path,
+                     const std::optional<std::string>& bytes) -> status {
+    if (!bytes)
+      return {};
+    auto f = base_.open_writable(path, open_mode::create_truncate);
+    if (!f)
+      return std::move(f).err();
+    if (auto s = (*f)->append(*bytes); !s)
+      return s;
+    files_[path] = file_state{bytes->size()};
+    return {};
+  };
+  for (auto i = changes_.rbegin(); i != changes_.rend(); ++i) {
+    switch (i->kind) {
+      case dir_change::created:
+        if (auto s = base_.remove(i->path); !s)
+          return s;
+        files_.erase(i->path);
+        break;
+      case dir_change::renamed: {
+        if (auto s = base_.rename(i->path, i->from); !s)
+          return s;
+        files_[i->from] = files_[i->path];
+        files_.erase(i->path);
+        if (auto s = restore(i->path, i->old_bytes); !s)
+          return s;
+        break;
+      }
+      case dir_change::removed:
+        if (auto s = restore(i->path, i->old_bytes); !s)
+          return s;
+        break;
+    }
+  }
+  changes_.clear();
+  return {};
+}
+
+} // namespace ember::codec

@@ -1,0 +1,109 @@
+// fault_injection_file_system.hpp: a file_system for tests that fails chosen
+// operations and simulates a power loss.
+//
+// It wraps a real file system (normally POSIX in a temporary directory) and
+// keeps, per file, how many bytes were durable at the last `sync`, and per
+// directory, which creations and renames happened since its last `sync_dir`.
+// `crash()` then does what a power cut may do: every file is cut back to its
+// synced size, files created since the last directory sync vanish, and
+// renames since the last directory sync are undone (the old target comes
+// back). Handles opened before a crash fail afterwards.
+//
+// Faults are counted per operation kind from 1: "the 3rd sync fails with
+// EIO", once or from then on. A short write writes half the buffer, then
+// fails. Thread-safe (a mutex guards all state), so actor tests may use it.
+//
+// Simplification: bytes overwritten in place with write_at inside the
+// synced region, and truncations, are treated as durable at once.
+#pragma once
+
+#include <cerrno>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "codec/file_system.hpp"
+
+namespace ember::codec {
+
+enum class fault_op : uint8_t { write, sync, rename, sync_dir, open };
+
+class fault_injection_file_system final : public file_system {
+public:
+  explicit fault_injection_file_system(file_system& base
+                                       = posix_file_system());
+  ~fault_injection_file_system() override;
+
+  // -- fault plans -------------------------------------------------------------
+
+  /// The `nth` operation of kind `op` from now (1 = the next one) fails with
+  /// `err`; with `persistent`, every later one fails too.
+  void fail(fault_op op, uint64_t nth, int err = EIO, bool persistent = false);
+
+  /// The `nth` write from now writes only half of its bytes, then fails.
+  void short_write(uint64_t nth, int err = EIO);
+
+  /// Removes every planned fault ("the disk recovered").
+  void heal();
+
+  // -- counters ----------------------------------------------------------------
+
+  /// Operations of a kind attempted since construction (failed ones too).
+  uint64_t count(fault_op op) const;
+
+  // -- crash simulation --------------------------------------------------------
+
+  /// Drops every byte and directory change that was not made durable.
+  status crash();
+
+  // -- file_system ---------------------------------------------------------------
+
+  result<std::unique_ptr<writable_file>>
+  open_writable(const std::string& path, open_mode mode) override;
+  result<std::unique_ptr<readable_file>>
+  open_readable(const std::string& path) override;
+  status rename(const std::string& from, const std::string& to) override;
+  status remove(const std::string& path) override;
+  status sync_dir(const std::string& dir) override;
+  result<bool> exists(const std::string& path) override;
+
+private:
+  friend class fault_file;
+
+  struct plan {
+    fault_op op;
+    uint64_t at; // absolute operation number
+    int err;
+    bool persistent;
+    bool short_write;
+  };
+
+  struct file_state {
+    uint64_t synced_size = 0;
+  };
+
+  struct dir_change {
+    enum kind_t { created, renamed, removed } kind;
+    std::string path;                     // created/removed file, rename target
+    std::string from;                     // rename source
+    std::optional<std::string> old_bytes; // durable content that was replaced
+  };
+
+  // Returns the planned fault for the next op of `kind`, if any (locked).
+  std::optional<plan> next_fault(fault_op kind);
+  std::optional<std::string> durable_bytes(const std::string& path);
+
+  file_system& base_;
+  mutable std::mutex mtx_;
+  uint64_t counts_[5] = {};
+  std::vector<plan> plans_;
+  std::map<std::string, file_state> files_;
+  std::vector<dir_change> changes_;
+  uint64_t generation_ = 0;
+};
+
+} // namespace ember::codec

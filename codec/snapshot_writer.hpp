@@ -1,0 +1,75 @@
+// snapshot_writer.hpp: writes a snapshot atomically.
+//
+// begin() creates `<path>.tmp` (mode 0600) with a header whose entry count is
+// 0; add() buffers entries and writes them in large chunks while keeping the
+// running footer CRC; commit() writes the footer, patches the count at byte
+// offset 7, fsyncs the file, renames it over `<path>`, then fsyncs the
+// directory. Only after commit() returns ok is the new snapshot durable. A
+// writer destroyed or aborted before commit removes its tmp file, so an
+// unfinished snapshot never replaces a good one.
+//
+// Writes v3 when a key is given, else v2. Not thread-safe; one owner.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "codec/aes_gcm.hpp"
+#include "codec/file_system.hpp"
+#include "codec/snapshot_entry.hpp"
+
+namespace ember::codec {
+
+struct snapshot_stats {
+  uint64_t entries = 0;
+  uint64_t bytes = 0;
+  std::chrono::microseconds duration{0};
+};
+
+class snapshot_writer {
+public:
+  /// Starts `path` + ".tmp" (an older tmp is replaced). `key` may be null
+  /// and must outlive the writer.
+  static result<snapshot_writer> begin(file_system& fs, const std::string& path,
+                                       uint16_t shard_id,
+                                       const encryption_key* key = nullptr);
+
+  snapshot_writer(snapshot_writer&&) noexcept;
+  snapshot_writer& operator=(snapshot_writer&&) noexcept;
+  ~snapshot_writer();
+
+  /// Adds one entry (validated: UTF-8 key/members/fields, limits).
+  status add(const snapshot_entry& e);
+
+  /// Adds an entry already encoded in v2 form by encode_entry (or by a
+  /// keyspace encoder), avoiding a copy into snapshot_entry.
+  status add_encoded(std::string_view v2_entry);
+
+  /// Footer, count, fsync, rename, directory fsync.
+  result<snapshot_stats> commit();
+
+  /// Removes the tmp file; the previous snapshot stays.
+  void abort();
+
+private:
+  snapshot_writer() = default;
+  status write_out(bool final_chunk);
+
+  file_system* fs_ = nullptr;
+  std::unique_ptr<writable_file> file_;
+  std::optional<aes_gcm> gcm_;
+  std::string path_;
+  std::string tmp_path_;
+  std::string buf_;
+  std::string scratch_;
+  uint64_t entries_ = 0;
+  uint64_t bytes_ = 0;
+  uint32_t crc_ = 0;
+  std::chrono::steady_clock::time_point started_;
+  bool done_ = false;
+};
+
+} // namespace ember::codec

@@ -1,0 +1,163 @@
+// Format helpers: CRC32, UTF-8, byte reader limits, record encode/decode.
+#define CAF_SUITE format
+#include "caf/test/unit_test_impl.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+
+#include "codec/aof_record.hpp"
+#include "codec/byte_reader.hpp"
+#include "codec/byte_writer.hpp"
+#include "codec/crc32.hpp"
+#include "codec/utf8.hpp"
+
+using namespace ember::codec;
+
+CAF_TEST(crc32 check value) {
+  CAF_CHECK_EQUAL(crc32("123456789"), 0xCBF43926u);
+  CAF_CHECK_EQUAL(crc32_boost("123456789", 9), 0xCBF43926u);
+  CAF_CHECK_EQUAL(crc32(""), 0u);
+}
+
+CAF_TEST(crc32 equals boost crc on every length 0 to 4096) {
+  std::mt19937_64 rng{42};
+  std::string buf(4096 + 8, '\0');
+  for (auto& c : buf)
+    c = static_cast<char>(rng());
+  for (size_t len = 0; len <= 4096; ++len) {
+    // Vary alignment too.
+    auto off = len % 8;
+    auto fast = crc32(buf.data() + off, len);
+    auto slow = crc32_boost(buf.data() + off, len);
+    if (fast != slow)
+      CAF_FAIL("crc mismatch at length " << len);
+  }
+  CAF_CHECK(true);
+}
+
+CAF_TEST(crc32 continues a running value) {
+  std::string a = "hello ", b = "world";
+  CAF_CHECK_EQUAL(crc32(b, crc32(a)), crc32(a + b));
+  CAF_CHECK_EQUAL(crc32_boost(b.data(), b.size(), crc32_boost(a.data(), 6)),
+                  crc32(a + b));
+}
+
+CAF_TEST(utf8 validation) {
+  CAF_CHECK(valid_utf8(""));
+  CAF_CHECK(valid_utf8("plain ascii text longer than eight"));
+  CAF_CHECK(valid_utf8("\xd0\xba\xd0\xbb\xd1\x8e\xd1\x87 \xf0\x9f\x94\x91"));
+  CAF_CHECK(!valid_utf8("\xc3\x28"));         // bad continuation
+  CAF_CHECK(!valid_utf8("\xc0\xaf"));         // overlong
+  CAF_CHECK(!valid_utf8("\xed\xa0\x80"));     // surrogate
+  CAF_CHECK(!valid_utf8("\xf4\x90\x80\x80")); // above U+10FFFF
+  CAF_CHECK(!valid_utf8("abc\xe2\x82"));      // cut short
+  CAF_CHECK(!valid_utf8("\xff"));
+}
+
+CAF_TEST(floats are bit exact) {
+  const uint64_t patterns[] = {0x7ff8000000000000ull, 0xfff8000000000001ull,
+                               0x8000000000000000ull, 0x0000000000000001ull,
+                               0x7ff0000000000000ull};
+  for (auto bits : patterns) {
+    double d;
+    std::memcpy(&d, &bits, 8);
+    std::string buf;
+    put_f64(buf, d);
+    byte_reader in{buf};
+    double back;
+    CAF_REQUIRE(in.f64(back));
+    uint64_t back_bits;
+    std::memcpy(&back_bits, &back, 8);
+    CAF_CHECK_EQUAL(back_bits, bits);
+  }
+}
+
+CAF_TEST(a length above 512 MiB is rejected before allocating) {
+  std::string buf;
+  put_u32(buf, max_bytes_len + 1);
+  byte_reader in{buf};
+  std::string out;
+  CAF_CHECK(!in.bytes(out));
+  CAF_CHECK(in.why() == byte_reader::failure::invalid);
+  CAF_CHECK(out.capacity() < 1024);
+  // Exactly the limit, with too few bytes behind it: a cut, not invalid.
+  std::string buf2;
+  put_u32(buf2, max_bytes_len);
+  byte_reader in2{buf2};
+  CAF_CHECK(!in2.bytes(out));
+  CAF_CHECK(in2.why() == byte_reader::failure::eof);
+}
+
+CAF_TEST(a count above 100000000 is rejected before allocating) {
+  std::string buf;
+  put_u8(buf, rec::lpush::tag);
+  put_bytes(buf, "k");
+  put_u32(buf, max_collection_count + 1);
+  byte_reader in{buf};
+  aof_record r;
+  bool unknown = false;
+  CAF_CHECK(!decode_payload(in, r, unknown));
+  CAF_CHECK(in.why() == byte_reader::failure::invalid);
+  CAF_CHECK(!unknown);
+  // A count at the limit with no elements behind it only reserves a little.
+  std::string buf2;
+  put_u8(buf2, rec::lpush::tag);
+  put_bytes(buf2, "k");
+  put_u32(buf2, max_collection_count);
+  byte_reader in2{buf2};
+  CAF_CHECK(!decode_payload(in2, r, unknown));
+  CAF_CHECK(in2.why() == byte_reader::failure::eof);
+  CAF_CHECK(std::get<rec::lpush>(r).values.capacity() <= max_prereserve);
+}
+
+CAF_TEST(record validation rejects what readers reject) {
+  CAF_CHECK(validate(rec::set{"k", "v", -1}).empty());
+  CAF_CHECK(!validate(rec::set{"\xff", "v", -1}).empty());
+  CAF_CHECK(!validate(rec::expire{"k", -1}).empty());
+  CAF_CHECK(!validate(rec::pexpire{"k", -5}).empty());
+  CAF_CHECK(!validate(rec::pexpireat{"k", -1}).empty());
+  rec::bitop b;
+  b.op = 4;
+  b.dest = "d";
+  CAF_CHECK(!validate(b).empty());
+  rec::sadd s{"k", {"ok", "\xc3\x28"}};
+  CAF_CHECK(!validate(s).empty());
+  CAF_CHECK_EQUAL(clamp_to_i64(UINT64_MAX), INT64_MAX);
+}
+
+CAF_TEST(negative durations and bad bitop are invalid data on read) {
+  std::string buf;
+  encode_payload(buf, rec::expire{"k", 5});
+  // Overwrite the seconds with -1.
+  int64_t neg = -1;
+  std::memcpy(buf.data() + buf.size() - 8, &neg, 8);
+  byte_reader in{buf};
+  aof_record r;
+  bool unknown;
+  CAF_CHECK(!decode_payload(in, r, unknown));
+  CAF_CHECK(in.why() == byte_reader::failure::invalid);
+  std::string b2;
+  rec::bitop b;
+  b.op = 3;
+  b.dest = "d";
+  b.keys = {"a"};
+  encode_payload(b2, b);
+  b2[1] = 7;
+  byte_reader in2{b2};
+  CAF_CHECK(!decode_payload(in2, r, unknown));
+  CAF_CHECK(in2.why() == byte_reader::failure::invalid);
+}
+
+CAF_TEST(unknown tags are reported as such) {
+  for (int tag : {0, 36, 200}) {
+    std::string buf(1, static_cast<char>(tag));
+    buf += "xxxx";
+    byte_reader in{buf};
+    aof_record r;
+    bool unknown = false;
+    CAF_CHECK(!decode_payload(in, r, unknown));
+    CAF_CHECK(unknown);
+  }
+}

@@ -1,0 +1,46 @@
+// test_support.hpp: helpers shared by the test suites.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace ember::test {
+
+/// ../shared/golden beside the checkout (CMake option EMBER_GOLDEN_DIR).
+std::string golden_dir();
+
+/// Path of a golden file.
+std::string golden(std::string_view name);
+
+/// Parses a golden JSON file (listings, MANIFEST.json).
+nlohmann::json golden_json(std::string_view name);
+
+/// Whole file content; aborts the test on failure.
+std::string slurp(const std::string& path);
+
+/// Writes a file (mode 0600); aborts the test on failure.
+void spit(const std::string& path, std::string_view content);
+
+std::string to_hex(std::string_view bytes);
+std::string from_hex(std::string_view hex);
+
+/// A fresh directory under $TMPDIR, removed with its content on destruction.
+class temp_dir {
+public:
+  temp_dir();
+  ~temp_dir();
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  const std::string& path() const noexcept {
+    return path_;
+  }
+  std::string file(std::string_view name) const;
+
+private:
+  std::string path_;
+};
+
+} // namespace ember::test
