@@ -1,1 +1,172 @@
-// implemented in a following commit
+#include "codec/aof_writer.hpp"
+
+#include "codec/aof_reader.hpp"
+#include "codec/format.hpp"
+
+namespace ember::codec {
+
+namespace {
+
+std::string header_bytes(uint8_t version) {
+  std::string h{aof_magic};
+  h.push_back(static_cast<char>(version));
+  return h;
+}
+
+// What is in an existing AOF: its version and where its valid part ends.
+struct existing_aof {
+  uint8_t version = 0;
+  uint64_t valid_end = 0;
+  uint64_t records = 0;
+  bool unusable_header = false; // shorter than a header: a crash at creation
+};
+
+result<existing_aof> inspect(file_system& fs, const std::string& path,
+                             const aof_writer_options& opts) {
+  auto reader = aof_reader::open(fs, path, opts.key);
+  if (!reader) {
+    if (reader.err().code == errc::unexpected_eof)
+      return existing_aof{0, 0, 0, true};
+    return std::move(reader).err();
+  }
+  existing_aof info;
+  info.version = reader->version();
+  if (opts.verified_end) {
+    info.valid_end = *opts.verified_end;
+    return info;
+  }
+  aof_record rec;
+  while (reader->next(rec)) {
+  }
+  if (reader->end().kind == read_end::corrupt)
+    return error{errc::corrupt_file,
+                 reader->diagnosis()
+                   + ". The writer never appends to a corrupt AOF."};
+  info.valid_end = reader->valid_end();
+  info.records = reader->records_read();
+  return info;
+}
+
+} // namespace
+
+result<aof_writer> aof_writer::open(file_system& fs, const std::string& path,
+                                    const aof_writer_options& opts,
+                                    aof_open_report* report) {
+  aof_open_report rep;
+  aof_writer w;
+  w.path_ = path;
+  auto exists = fs.exists(path);
+  if (!exists)
+    return std::move(exists).err();
+  existing_aof found;
+  if (*exists && !opts.truncate_existing) {
+    auto info = inspect(fs, path, opts);
+    if (!info)
+      return std::move(info).err();
+    found = *info;
+  }
+  if (!*exists || opts.truncate_existing || found.unusable_header) {
+    // New file: header, fsync, directory fsync, before anyone relies on it.
+    w.version_ = opts.key ? format_v3 : format_v2;
+    auto file = fs.open_writable(path, open_mode::create_truncate);
+    if (!file)
+      return std::move(file).err();
+    w.file_ = std::move(*file);
+    if (auto st = w.file_->append(header_bytes(w.version_)); !st)
+      return std::move(st).err();
+    if (auto st = w.file_->sync(); !st)
+      return std::move(st).err();
+    if (auto st = fs.sync_dir(parent_dir(path)); !st)
+      return std::move(st).err();
+    rep.created = true;
+  } else {
+    w.version_ = found.version;
+    auto file = fs.open_writable(path, open_mode::append_existing);
+    if (!file)
+      return std::move(file).err();
+    w.file_ = std::move(*file);
+    rep.records = found.records;
+    if (w.file_->size() > found.valid_end) {
+      // Cut the torn tail before appending, and make the cut durable.
+      rep.cut_bytes = w.file_->size() - found.valid_end;
+      if (auto st = w.file_->truncate(found.valid_end); !st)
+        return std::move(st).err();
+      if (auto st = w.file_->sync(); !st)
+        return std::move(st).err();
+    }
+  }
+  if (w.version_ == format_v3)
+    w.gcm_.emplace(*opts.key);
+  w.file_size_ = w.file_->size();
+  w.synced_size_ = w.file_size_;
+  rep.valid_size = w.file_size_;
+  rep.version = w.version_;
+  if (report)
+    *report = rep;
+  return w;
+}
+
+aof_writer::aof_writer(aof_writer&&) noexcept = default;
+aof_writer& aof_writer::operator=(aof_writer&&) noexcept = default;
+aof_writer::~aof_writer() = default;
+
+status aof_writer::check_open() const {
+  if (failed_)
+    return error{errc::closed, "the AOF writer for " + path_
+                                 + " failed earlier (" + failed_->message
+                                 + "); reopen it to verify the file from disk"};
+  return {};
+}
+
+status aof_writer::fail(error e) {
+  e.message += "; the AOF writer for " + path_
+               + " is closed and must be reopened";
+  failed_ = e;
+  return e;
+}
+
+status aof_writer::add(const aof_record& r) {
+  if (auto st = check_open(); !st)
+    return st;
+  if (auto problem = validate(r); !problem.empty())
+    return error{errc::invalid_data, "refusing to log an invalid record to "
+                                       + path_ + ": " + problem};
+  if (gcm_) {
+    scratch_.clear();
+    encode_payload(scratch_, r);
+    gcm_->seal(pending_, scratch_);
+  } else {
+    encode_record(pending_, r);
+  }
+  ++records_;
+  return {};
+}
+
+status aof_writer::flush() {
+  if (auto st = check_open(); !st)
+    return st;
+  if (pending_.empty())
+    return {};
+  if (auto st = file_->append(pending_); !st)
+    return fail(std::move(st).err());
+  file_size_ += pending_.size();
+  pending_.clear();
+  return {};
+}
+
+status aof_writer::sync() {
+  if (auto st = check_open(); !st)
+    return st;
+  if (auto st = file_->sync(); !st)
+    return fail(std::move(st).err());
+  synced_size_ = file_size_;
+  return {};
+}
+
+status aof_writer::commit() {
+  if (auto st = flush(); !st)
+    return st;
+  return sync();
+}
+
+} // namespace ember::codec

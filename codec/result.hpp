@@ -75,7 +75,8 @@ public:
   const T& value() const& {
     return std::get<0>(data_);
   }
-  T&& value() && {
+  // By value, so a temporary result never hands out a dangling reference.
+  T value() && {
     return std::get<0>(std::move(data_));
   }
   T& operator*() & {
@@ -94,7 +95,7 @@ public:
   const error& err() const& {
     return std::get<1>(data_);
   }
-  error&& err() && {
+  error err() && {
     return std::get<1>(std::move(data_));
   }
 
@@ -118,7 +119,7 @@ public:
   const error& err() const& {
     return err_;
   }
-  error&& err() && {
+  error err() && {
     return std::move(err_);
   }
 
