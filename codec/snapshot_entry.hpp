@@ -78,6 +78,13 @@ struct snapshot_entry {
 /// Appends a v2 entry (the plaintext of a v3 entry).
 void encode_entry(std::string& out, const snapshot_entry& e);
 
+/// Checks what a reader would reject (invalid UTF-8 in key, members, fields
+/// or names; fields above 512 MiB; counts above the limits; vector limits,
+/// metric/quantization above 2, element sizes != dim; types this build does
+/// not support), so a writer never produces an unreadable entry. Returns ""
+/// when valid, else one line naming the offending field.
+std::string validate(const snapshot_entry& e);
+
 /// Decodes one entry of `version` 1 or 2 from `in`; false on failure with
 /// `in` saying why (eof or invalid). An unknown or unsupported type byte is
 /// invalid data naming the type.

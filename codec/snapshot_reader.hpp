@@ -82,7 +82,14 @@ public:
 
 private:
   snapshot_reader() = default;
+  // Ends reading at the cursor (the start of the current entry or footer).
   bool finish(read_end::kind_t kind, errc code, std::string reason);
+  bool cut_short();
+  bool read_plain(snapshot_entry& out);
+  bool read_sealed(snapshot_entry& out);
+  bool read_footer();
+  // Takes `size` stored bytes at the cursor as the entry just decoded.
+  bool accept(size_t size);
 
   std::string path_;
   file_window in_;

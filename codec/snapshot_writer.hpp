@@ -56,7 +56,14 @@ public:
 
 private:
   snapshot_writer() = default;
-  status write_out(bool final_chunk);
+  // Closed (committed, aborted or moved from) writers refuse further use.
+  status usable() const;
+  // Seals (v3) and buffers one v2 entry, keeping the running footer CRC.
+  status append_entry(std::string_view v2_entry);
+  // Writes the buffer to the tmp file; on failure abandons the snapshot.
+  status write_out();
+  // Abandons the snapshot and wraps `e` in a message naming it.
+  error abandon(const error& e);
 
   file_system* fs_ = nullptr;
   std::unique_ptr<writable_file> file_;
