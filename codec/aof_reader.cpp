@@ -5,6 +5,7 @@
 
 #include "codec/crc32.hpp"
 #include "codec/format.hpp"
+#include "codec/hex.hpp"
 
 namespace ember::codec {
 
@@ -33,12 +34,17 @@ status check_header(std::string_view header, std::string_view magic,
     return error{errc::invalid_magic,
                  path + ": invalid magic (expected \"" + std::string{magic}
                    + "\"); this is not an ember "
-                   + (magic == aof_magic ? "AOF" : "snapshot") + " file"};
+                   + (magic == aof_magic ? "AOF" : "snapshot")
+                   + " file (check the path; `ember-persist dump` shows what "
+                     "it holds)"};
   auto version = static_cast<uint8_t>(header[4]);
   if (version < min_version || version > format_v3)
     return error{errc::unsupported_version,
                  path + ": unsupported format version "
-                   + std::to_string(version)};
+                   + std::to_string(version) + " (this build reads versions "
+                   + std::to_string(min_version)
+                   + " to 3; a newer ember wrote it, or the header is "
+                     "damaged)"};
   if (version == format_v3 && !have_key)
     return error{errc::encryption_required,
                  path + ": file is encrypted but no encryption key was "
@@ -55,14 +61,6 @@ namespace {
 // Bytes to have in the window before decoding a record; records that need
 // more make the window grow.
 constexpr size_t lookahead = 4096;
-
-std::string hex32(uint32_t v) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out(8, '0');
-  for (int i = 7; i >= 0; --i, v >>= 4)
-    out[static_cast<size_t>(i)] = digits[v & 0xF];
-  return out;
-}
 
 } // namespace
 

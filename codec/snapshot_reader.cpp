@@ -5,6 +5,7 @@
 #include "codec/byte_reader.hpp"
 #include "codec/crc32.hpp"
 #include "codec/format.hpp"
+#include "codec/hex.hpp"
 
 namespace ember::codec {
 
@@ -18,14 +19,6 @@ constexpr size_t sealed_frame = nonce_size + 4; // nonce + ct_len
 // Bytes to have in the window before decoding an entry; entries that need
 // more make the window grow.
 constexpr size_t lookahead = 4096;
-
-std::string hex32(uint32_t v) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out(8, '0');
-  for (int i = 7; i >= 0; --i, v >>= 4)
-    out[static_cast<size_t>(i)] = digits[v & 0xF];
-  return out;
-}
 
 } // namespace
 

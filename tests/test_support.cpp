@@ -52,17 +52,6 @@ void spit(const std::string& path, std::string_view content) {
                                        | std::filesystem::perms::owner_write);
 }
 
-std::string to_hex(std::string_view bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(digits[c >> 4]);
-    out.push_back(digits[c & 0xF]);
-  }
-  return out;
-}
-
 std::string from_hex(std::string_view hex) {
   auto val = [](char c) {
     return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "codec/hex.hpp"
+
 namespace ember::test {
 
 /// ../shared/golden beside the checkout (CMake option EMBER_GOLDEN_DIR).
@@ -24,7 +26,7 @@ std::string slurp(const std::string& path);
 /// Writes a file (mode 0600); aborts the test on failure.
 void spit(const std::string& path, std::string_view content);
 
-std::string to_hex(std::string_view bytes);
+using codec::to_hex;
 std::string from_hex(std::string_view hex);
 
 /// A fresh directory under $TMPDIR, removed with its content on destruction.
