@@ -176,6 +176,11 @@ private:
   map_type map_;
 };
 
+/// The deadline for a relative TTL captured at `now_ms`: no_deadline for a
+/// negative `expire_ms`, else now_ms + expire_ms saturating at i64 max (0 =
+/// already expired: deadline now_ms).
+int64_t deadline_from_relative(int64_t now_ms, int64_t expire_ms) noexcept;
+
 /// Converts a snapshot entry into a value; `now_ms` anchors its relative
 /// expire_ms (negative = none, 0 = already expired => deadline now_ms).
 entry to_entry(snapshot_entry&& e, int64_t now_ms);
