@@ -212,24 +212,35 @@ bool aof_reader::read_v3(aof_record& out) {
 }
 
 std::string aof_reader::diagnosis() const {
+  auto where = path_ + ": record #" + std::to_string(end_.index)
+               + " at byte offset " + std::to_string(end_.offset) + ": ";
+  auto intact = "; the " + std::to_string(end_.index)
+                + " records before it are intact. ";
+  auto repair = "`ember-persist repair " + path_ + " --yes`";
   switch (end_.kind) {
     case read_end::torn_tail:
-      return path_ + ": torn tail at byte offset " + std::to_string(end_.offset)
-             + " after record #" + std::to_string(end_.index) + ": "
-             + end_.reason + "; " + std::to_string(end_.dropped_bytes)
-             + " bytes follow the last whole record. Recovery ignores them "
-               "and the writer cuts them before appending; `ember-persist "
-               "repair "
-             + path_ + " --yes` cuts them now (keeping a backup)";
+      return where + end_.reason + " (a torn tail: "
+             + std::to_string(end_.dropped_bytes)
+             + " bytes after the last whole record). Recovery ignores them "
+               "and the writer cuts them before appending; "
+             + repair + " cuts them now (keeping a backup)";
     case read_end::corrupt:
-      return path_ + ": corrupt record #" + std::to_string(end_.index)
-             + " at byte offset " + std::to_string(end_.offset) + ": "
-             + end_.reason + "; the " + std::to_string(end_.index)
-             + " records before it are intact. Restore the file from a "
-               "backup, or run `ember-persist repair "
-             + path_
-             + " --yes` to cut it back to them (keeping a backup), or start "
-               "with on-corruption=salvage";
+      if (end_.code == errc::io_error)
+        return where + end_.reason
+               + "; check the disk and permissions, then retry (the file "
+                 "may be intact)";
+      if (end_.needs_rebuild())
+        return where + end_.reason
+               + "; the file may be intact: read it with a build that has "
+                 "that option and do not repair it with this one";
+      return where + end_.reason + intact
+             + (end_.code == errc::decryption_failed
+                  ? "Check that the configured key is the one this AOF was "
+                    "written with; if it is, the record is damaged: "
+                  : "")
+             + "Restore the file from a backup, or run " + repair
+             + " to cut it back to them (keeping a backup), or start with "
+               "on-corruption=salvage";
     default:
       return {};
   }

@@ -30,6 +30,7 @@
 #include "codec/encryption_key.hpp"
 #include "codec/file_system.hpp"
 #include "codec/file_window.hpp"
+#include "codec/format.hpp"
 #include "codec/result.hpp"
 
 namespace ember::codec {
@@ -44,6 +45,12 @@ struct read_end {
   std::string reason;             ///< corrupt/torn: why, one line
 
   const char* name() const noexcept;
+
+  /// True when reading stopped at an optional record kind or value type
+  /// this build leaves out (the file itself may be fine).
+  bool needs_rebuild() const noexcept {
+    return reason.find(unsupported_marker) != std::string::npos;
+  }
 };
 
 /// Where the last record returned by next() sits in the file.

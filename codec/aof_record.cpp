@@ -271,6 +271,12 @@ constexpr auto names
 
 static_assert(std::variant_size_v<aof_record> == max_tag);
 
+std::string unsupported_kind(uint8_t tag) {
+  return unsupported_by_build(std::string{names[tag - 1]} + " record (tag "
+                                + std::to_string(tag) + ")",
+                              tag <= rec::proto_register::tag);
+}
+
 } // namespace
 
 const char* op_name(uint8_t tag) noexcept {
@@ -320,10 +326,7 @@ void encode_record(std::string& out, const aof_record& r) {
 std::string validate(const aof_record& r) {
   auto tag = tag_of(r);
   if (!tag_supported(tag))
-    return std::string{op_name(tag)}
-           + " records are not supported by this build (rebuild with "
-           + (tag <= 24 ? "-DEMBER_WITH_PROTO=ON" : "-DEMBER_WITH_VECTOR=ON")
-           + ")";
+    return unsupported_kind(tag);
   validator v;
   std::visit([&](const auto& x) { x.describe(v, x); }, r);
   if (!v.problem.empty())
@@ -338,7 +341,9 @@ bool decode_payload(byte_reader& in, aof_record& out, bool& unknown_tag) {
     return false;
   if (!tag_supported(tag)) {
     unknown_tag = true;
-    return in.invalid("unknown record tag: " + std::to_string(tag));
+    return in.invalid(op_name(tag) ? unsupported_kind(tag)
+                                   : "unknown record tag: "
+                                       + std::to_string(tag));
   }
   return decoders[tag - 1](in, out);
 }

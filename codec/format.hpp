@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace ember::codec {
@@ -32,9 +33,22 @@ inline constexpr size_t nonce_size = 12;
 inline constexpr size_t gcm_tag_size = 16;
 inline constexpr size_t key_size = 32;
 
+/// Text every "optional kind not in this build" message contains.
+inline constexpr std::string_view unsupported_marker
+  = "is not supported by this build";
+
 /// Whether this build reads and writes the optional record kinds.
 inline constexpr bool with_proto = EMBER_WITH_PROTO != 0;
 inline constexpr bool with_vector = EMBER_WITH_VECTOR != 0;
+
+/// Says that `what` (e.g. "PROTO.SET record (tag 23)") is an optional kind
+/// this build leaves out, and which CMake option reads it. Readers report
+/// it as damage they cannot interpret, never as proof of corruption.
+inline std::string unsupported_by_build(std::string_view what, bool proto) {
+  return std::string{what} + " " + std::string{unsupported_marker}
+         + " (rebuild with "
+         + (proto ? "-DEMBER_WITH_PROTO=ON" : "-DEMBER_WITH_VECTOR=ON") + ")";
+}
 
 /// Writers cap u64 durations at i64 max (FORMATS.md).
 constexpr int64_t clamp_to_i64(uint64_t v) noexcept {

@@ -110,12 +110,10 @@ std::string unsupported(size_t type) {
            + " (known types are 0..6)";
   if ((type == proto_type && !with_proto)
       || (type == vector_type && !with_vector))
-    return "value type " + std::to_string(type) + " ("
-           + type_name(static_cast<uint8_t>(type))
-           + ") is not supported by this build (rebuild with "
-           + (type == proto_type ? "-DEMBER_WITH_PROTO=ON"
-                                 : "-DEMBER_WITH_VECTOR=ON")
-           + ")";
+    return unsupported_by_build(
+      "value type " + std::to_string(type) + " ("
+        + type_name(static_cast<uint8_t>(type)) + ")",
+      type == proto_type);
   return {};
 }
 

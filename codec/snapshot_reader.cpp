@@ -201,6 +201,11 @@ std::string snapshot_reader::diagnosis() const {
                "aside and rebuild from the AOF";
       break;
     default:
+      if (end_.needs_rebuild()) {
+        advice = "the file may be intact: read it with a build that has "
+                 "that option";
+        break;
+      }
       advice = "the snapshot cannot be used as it is: restore it from a "
                "backup, or start with on-corruption=salvage to set it aside "
                "and rebuild from the AOF";
