@@ -528,6 +528,18 @@ constexpr const char* check_footer
 Usage and I/O errors go to stderr.
 Exit codes: 0 clean, 1 damaged or unreadable, 2 usage or I/O error.)";
 
+constexpr const char* repair_footer
+  = R"(Cuts an AOF back to its last whole record: a torn tail, or everything
+from the first corrupt record on. Without --yes it only says what it would
+cut (exit 1). With --yes it first copies the whole file to
+FILE.bak-<unix ms> (mode 0600, fsynced), then truncates FILE and fsyncs it,
+and prints what was cut. A clean file is left alone (exit 0). Snapshots are
+never cut (a snapshot is whole or unusable): restore one from a backup or
+let recovery set it aside with on-corruption=salvage. Records this build
+cannot read (optional kinds) are not damage: repair refuses them.
+Exit codes: 0 repaired or nothing to do, 1 refused or not confirmed,
+2 usage or I/O error.)";
+
 CLI::Option* add_key_option(CLI::App* cmd, std::string& key) {
   return cmd->add_option("--key", key,
                          "AES-256 key file of encrypted (v3) files: 32 raw "
@@ -695,6 +707,84 @@ int recover_dir(const recover_request& req, std::ostream& out,
   return exit_ok;
 }
 
+namespace {
+
+/// Copies `path` to a fresh backup beside it and makes the copy durable.
+codec::result<std::string> backup_copy(codec::file_system& fs,
+                                       const std::string& path) {
+  auto bytes = codec::read_file(fs, path);
+  if (!bytes)
+    return std::move(bytes).err();
+  auto backup = path + ".bak-" + std::to_string(codec::unix_now_ms());
+  auto exists = fs.exists(backup);
+  if (!exists)
+    return std::move(exists).err();
+  if (*exists)
+    return codec::error{errc::io_error, backup + " already exists; retry"};
+  auto file = fs.open_writable(backup, codec::open_mode::create_truncate);
+  if (!file)
+    return std::move(file).err();
+  if (auto st = (*file)->append(*bytes); !st)
+    return std::move(st).err();
+  if (auto st = (*file)->sync(); !st)
+    return std::move(st).err();
+  if (auto st = fs.sync_dir(codec::parent_dir(backup)); !st)
+    return std::move(st).err();
+  return backup;
+}
+
+} // namespace
+
+int repair_file(const std::string& path, const std::optional<std::string>& key,
+                bool yes, std::ostream& out, std::ostream& err) {
+  auto& fs = codec::posix_file_system();
+  auto k = load_key(key);
+  if (!k)
+    return fail(err, "repair", k.err().message);
+  null_sink sink;
+  auto s = scan(path, key_ptr(*k), sink);
+  if (!s) {
+    if (is_io(s.err()))
+      return fail(err, "repair", s.err().message);
+    out << s.err().message << "; nothing was changed\n";
+    return exit_damaged;
+  }
+  auto& end = s->end;
+  if (end.kind == read_end::clean) {
+    out << path << ": clean, nothing to repair\n";
+    return exit_ok;
+  }
+  if (end.kind == read_end::corrupt && end.code == errc::io_error)
+    return fail(err, "repair", path + ": " + end.reason);
+  if (s->kind != file_kind::aof || end.needs_rebuild()) {
+    out << s->diagnosis << "; repair refuses to cut this file\n";
+    return exit_damaged;
+  }
+  auto what = std::to_string(end.dropped_bytes) + " bytes from byte offset "
+              + std::to_string(end.offset) + " (record #"
+              + std::to_string(end.index) + " on; the "
+              + std::to_string(end.index) + " records before it stay)";
+  if (!yes) {
+    out << path << ": would cut " << what
+        << "; rerun with --yes to do it (a backup is written first)\n";
+    return exit_damaged;
+  }
+  auto backup = backup_copy(fs, path);
+  if (!backup)
+    return fail(err, "repair",
+                "cannot write a backup, nothing was changed: "
+                  + backup.err().message);
+  auto file = fs.open_writable(path, codec::open_mode::append_existing);
+  if (!file)
+    return fail(err, "repair", file.err().message);
+  if (auto st = (*file)->truncate(end.offset); !st)
+    return fail(err, "repair", st.err().message + " (backup: " + *backup + ")");
+  if (auto st = (*file)->sync(); !st)
+    return fail(err, "repair", st.err().message + " (backup: " + *backup + ")");
+  out << path << ": cut " << what << "; backup at " << *backup << '\n';
+  return exit_ok;
+}
+
 int run_tool(int argc, const char* const* argv, std::ostream& out,
              std::ostream& err) {
   CLI::App app{"Inspect and recover ember persistence files (AOF and "
@@ -737,6 +827,14 @@ int run_tool(int argc, const char* const* argv, std::ostream& out,
     ->required();
   auto* check_key = add_key_option(check, key);
 
+  bool yes = false;
+  auto* repair = app.add_subcommand(
+    "repair", "Cut a torn or corrupt AOF tail back to the last whole record");
+  repair->footer(repair_footer);
+  repair->add_option("FILE", file, "AOF file (EAOF)")->required();
+  auto* repair_key = add_key_option(repair, key);
+  repair->add_flag("--yes", yes, "really cut (after writing a backup)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -747,6 +845,8 @@ int run_tool(int argc, const char* const* argv, std::ostream& out,
     return dump_file(file, given(dump_key, key), out, err);
   if (check->parsed())
     return check_file(file, given(check_key, key), out, err);
+  if (repair->parsed())
+    return repair_file(file, given(repair_key, key), yes, out, err);
   recover_request req{dir, static_cast<uint16_t>(shard),
                       given(recover_key, key), salvage};
   return recover_dir(req, out, err);

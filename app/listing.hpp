@@ -20,6 +20,10 @@
 //   {"report":{...}}. A refused recovery prints nothing on stdout, one
 //   diagnosis line on stderr and exits 1.
 //
+// repair FILE [--key KEYFILE] [--yes]
+//   Cuts a torn or corrupt AOF tail back to the last whole record, after a
+//   backup copy FILE.bak-<ms>; without --yes only says what it would cut.
+//
 // check FILE [--key KEYFILE]
 //   "FILE: ok, N records|entries, version V" (exit 0) or one diagnosis line
 //   (exit 1); usage and I/O errors exit 2.
@@ -81,6 +85,11 @@ int dump_file(const std::string& path, const std::optional<std::string>& key,
 /// `ember-persist check`: one verdict line on `out`, errors on `err`.
 int check_file(const std::string& path, const std::optional<std::string>& key,
                std::ostream& out, std::ostream& err);
+
+/// `ember-persist repair`: cuts an AOF back to its last whole record after
+/// writing a backup copy beside it; only reports without `yes`.
+int repair_file(const std::string& path, const std::optional<std::string>& key,
+                bool yes, std::ostream& out, std::ostream& err);
 
 struct recover_request {
   std::string dir;

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <sstream>
 #include <vector>
@@ -658,4 +659,69 @@ CAF_TEST(help documents exit codes and output) {
     for (auto w : p.words)
       CAF_CHECK(contains(r.out, w));
   }
+}
+
+CAF_TEST(repair reports without --yes and changes nothing) {
+  test::temp_dir dir;
+  auto path = dir.file("torn.aof");
+  auto original = test::slurp(golden("aof_truncated_tail.aof"));
+  test::spit(path, original);
+  auto r = cli({"repair", path});
+  CAF_CHECK_EQUAL(r.rc, app::exit_damaged);
+  CAF_CHECK(contains(r.out, "would cut 163 bytes from byte offset 104625"));
+  CAF_CHECK(contains(r.out, "--yes"));
+  CAF_CHECK(test::slurp(path) == original);
+  CAF_CHECK_EQUAL(std::distance(std::filesystem::directory_iterator{dir.path()},
+                                std::filesystem::directory_iterator{}),
+                  1);
+}
+
+CAF_TEST(repair cuts back to the last whole record after a backup) {
+  test::temp_dir dir;
+  for (auto name : {"aof_truncated_tail.aof", "aof_bad_crc.aof"}) {
+    auto path = dir.file(name);
+    auto original = test::slurp(golden(name));
+    test::spit(path, original);
+    auto r = cli({"repair", path, "--yes"});
+    CAF_CHECK_EQUAL(r.rc, app::exit_ok);
+    CAF_CHECK(contains(r.out, "backup at "));
+    auto backup = r.out.substr(r.out.find("backup at ") + 10);
+    backup.pop_back(); // newline
+    CAF_CHECK(test::slurp(backup) == original);
+    CAF_CHECK_EQUAL(std::filesystem::status(backup).permissions()
+                      & std::filesystem::perms::all,
+                    std::filesystem::perms::owner_read
+                      | std::filesystem::perms::owner_write);
+    auto c = check(path);
+    CAF_CHECK_EQUAL(c.rc, app::exit_ok);
+    auto again = cli({"repair", path, "--yes"});
+    CAF_CHECK_EQUAL(again.rc, app::exit_ok);
+    CAF_CHECK(contains(again.out, "nothing to repair"));
+  }
+  CAF_CHECK_EQUAL(check(dir.file("aof_truncated_tail.aof")).out,
+                  dir.file("aof_truncated_tail.aof")
+                    + ": ok, 70 records, version 2\n");
+  CAF_CHECK_EQUAL(check(dir.file("aof_bad_crc.aof")).out,
+                  dir.file("aof_bad_crc.aof") + ": ok, 22 records, version 2\n");
+}
+
+CAF_TEST(repair never cuts snapshots or files it cannot read) {
+  test::temp_dir dir;
+  auto snap = dir.file("bad.snap");
+  auto original = test::slurp(golden("snapshot_bad_footer.snap"));
+  test::spit(snap, original);
+  auto r = cli({"repair", snap, "--yes"});
+  CAF_CHECK_EQUAL(r.rc, app::exit_damaged);
+  CAF_CHECK(contains(r.out, "refuses"));
+  CAF_CHECK(test::slurp(snap) == original);
+  auto enc = dir.file("enc.aof");
+  test::spit(enc, test::slurp(golden("aof_encrypted_v3_tampered.aof")));
+  auto no_key = cli({"repair", enc, "--yes"});
+  CAF_CHECK_EQUAL(no_key.rc, app::exit_damaged);
+  CAF_CHECK(test::slurp(enc) == test::slurp(golden("aof_encrypted_v3_tampered.aof")));
+  auto with_key = cli({"repair", enc, "--key", golden("key.hex"), "--yes"});
+  CAF_CHECK_EQUAL(with_key.rc, app::exit_ok);
+  CAF_CHECK_EQUAL(check(enc, golden("key.hex")).rc, app::exit_ok);
+  auto missing = cli({"repair", dir.file("missing.aof"), "--yes"});
+  CAF_CHECK_EQUAL(missing.rc, app::exit_usage);
 }
