@@ -229,6 +229,12 @@ result<bool> fault_injection_file_system::exists(const std::string& path) {
   return base_.exists(path);
 }
 
+result<int64_t>
+fault_injection_file_system::modified_ms(const std::string& path) {
+  std::unique_lock<std::mutex> guard{mtx_};
+  return base_.modified_ms(path);
+}
+
 status fault_injection_file_system::crash() {
   std::unique_lock<std::mutex> guard{mtx_};
   ++generation_;

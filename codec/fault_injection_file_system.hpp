@@ -70,6 +70,7 @@ public:
   status remove(const std::string& path) override;
   status sync_dir(const std::string& dir) override;
   result<bool> exists(const std::string& path) override;
+  result<int64_t> modified_ms(const std::string& path) override;
 
 private:
   friend class fault_file;

@@ -85,6 +85,10 @@ public:
   virtual status sync_dir(const std::string& dir) = 0;
 
   virtual result<bool> exists(const std::string& path) = 0;
+
+  /// Last modification time as unix ms (anchors a snapshot's relative TTLs:
+  /// a snapshot is last written just before its rename).
+  virtual result<int64_t> modified_ms(const std::string& path) = 0;
 };
 
 /// The process-wide POSIX file system.

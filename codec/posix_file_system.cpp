@@ -194,6 +194,14 @@ public:
       return false;
     return io_error("cannot stat " + path, errno);
   }
+
+  result<int64_t> modified_ms(const std::string& path) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0)
+      return io_error("cannot stat " + path, errno);
+    return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000
+           + st.st_mtim.tv_nsec / 1'000'000;
+  }
 };
 
 } // namespace

@@ -1,0 +1,44 @@
+// interfaces.hpp: the typed actor interfaces (the protocol, read as a
+// table of "request -> reply").
+#pragma once
+
+#include <cstdint>
+
+#include "caf/typed_actor.hpp"
+#include "caf/replies_to.hpp"
+
+#include "messages/commands.hpp"
+#include "messages/mutation.hpp"
+#include "messages/query.hpp"
+#include "messages/reply.hpp"
+
+namespace ember::messages {
+
+/// What application actors talk to: one per shard.
+///   mutation      -> reply  once durable under the fsync policy
+///   read_request  -> reply  from memory
+///   sync          -> durable AOF offset, after an fsync
+///   snapshot      -> entries written (a point-in-time snapshot + AOF switch)
+///   rewrite       -> entries written (the same compaction, by name)
+///   stats         -> shard_stats
+using shard_actor = caf::typed_actor<
+  caf::replies_to<mutation>::with<reply>,
+  caf::replies_to<read_request>::with<reply>,
+  caf::replies_to<sync_atom>::with<uint64_t>,
+  caf::replies_to<snapshot_atom>::with<uint64_t>,
+  caf::replies_to<rewrite_atom>::with<uint64_t>,
+  caf::replies_to<stats_atom>::with<shard_stats>>;
+
+/// A shard's writer: owns the AOF.
+///   append, batch -> durable AOF offset covering the batch (after the fsync
+///                    for `always`, after the write for everysec/no)
+///   tick          -> (everysec) fsync unless one is running
+///   sync          -> durable AOF offset after an fsync
+///   stats         -> writer_stats
+using writer_actor = caf::typed_actor<
+  caf::replies_to<append_atom, record_batch>::with<uint64_t>,
+  caf::reacts_to<tick_atom>,
+  caf::replies_to<sync_atom>::with<uint64_t>,
+  caf::replies_to<stats_atom>::with<writer_stats>>;
+
+} // namespace ember::messages
