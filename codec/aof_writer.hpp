@@ -94,6 +94,27 @@ public:
   bool closed() const noexcept {
     return failed_.has_value();
   }
+
+  /// Shares the open file so that another thread can fsync it while this
+  /// writer keeps appending (group commit: writable_file::sync may run
+  /// concurrently with append). The owner learns the outcome by message:
+  /// on success it calls note_synced() with the size that sync covered (the
+  /// size() flushed before the sync started); on failure it calls poison().
+  std::shared_ptr<writable_file> shared_file() const noexcept {
+    return file_;
+  }
+  void note_synced(uint64_t offset) noexcept {
+    if (offset > synced_size_)
+      synced_size_ = offset;
+  }
+  /// Closes the writer for good after a failure seen elsewhere.
+  status poison(error e) {
+    return fail(std::move(e));
+  }
+  /// Bytes flushed to the OS (what a sync started now would cover).
+  uint64_t flushed_size() const noexcept {
+    return file_size_;
+  }
   const std::string& path() const noexcept {
     return path_;
   }
@@ -103,7 +124,7 @@ private:
   status fail(error e);
   status check_open() const;
 
-  std::unique_ptr<writable_file> file_;
+  std::shared_ptr<writable_file> file_;
   std::optional<aes_gcm> gcm_;
   std::string path_;
   std::string pending_;

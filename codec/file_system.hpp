@@ -11,7 +11,8 @@
 //   directory that holds it.
 // Every file the codec creates has mode 0600.
 //
-// Objects are not thread-safe; one owner (actor or thread) at a time.
+// Objects are not thread-safe; one owner (actor or thread) at a time, except
+// writable_file::sync, which may run concurrently with append.
 #pragma once
 
 #include <cstdint>
@@ -35,7 +36,8 @@ public:
   /// Overwrites bytes at `offset` (patching a count in a header).
   virtual status write_at(uint64_t offset, std::string_view data) = 0;
 
-  /// Makes every byte written so far durable (fdatasync).
+  /// Makes every byte written so far durable (fdatasync). The one call that
+  /// may run on another thread while the owner appends (group commit).
   virtual status sync() = 0;
 
   /// Cuts the file to `size` bytes; later appends go after that.

@@ -35,9 +35,12 @@ using shard_actor = caf::typed_actor<
 ///   tick          -> (everysec) fsync unless one is running
 ///   sync          -> durable AOF offset after an fsync
 ///   stats         -> writer_stats
+///   flush         (internal: the writer sends it to itself so that every
+///                 append already in its mailbox goes out in one write)
 using writer_actor = caf::typed_actor<
   caf::replies_to<append_atom, record_batch>::with<uint64_t>,
   caf::reacts_to<tick_atom>,
+  caf::reacts_to<flush_atom>,
   caf::replies_to<sync_atom>::with<uint64_t>,
   caf::replies_to<stats_atom>::with<writer_stats>>;
 

@@ -1,0 +1,195 @@
+#include "actors/writer_actor.hpp"
+
+#include <deque>
+
+#include "caf/actor_system.hpp"
+#include "caf/event_based_actor.hpp"
+#include "caf/stateful_actor.hpp"
+#include "caf/typed_event_based_actor.hpp"
+
+#include "codec/keyspace.hpp"
+#include "messages/persist_error.hpp"
+
+namespace ember::actors {
+
+using namespace messages;
+
+namespace {
+
+// Runs fsyncs for one AOF, so the writer's own thread keeps writing.
+caf::behavior syncer(caf::event_based_actor*,
+                     std::shared_ptr<codec::writable_file> file) {
+  return {
+    [file](sync_atom, uint64_t upto) -> caf::result<uint64_t> {
+      if (auto st = file->sync(); !st)
+        return from_codec(st.err());
+      return upto;
+    },
+  };
+}
+
+struct waiter {
+  caf::typed_response_promise<uint64_t> rp;
+  uint64_t offset; // reply once this much is durable (or written)
+};
+
+struct writer_state {
+  writer_config cfg;
+  caf::actor syncer;
+  std::deque<waiter> unsynced;  // replies waiting for an fsync
+  std::deque<waiter> unwritten; // replies waiting for the next write
+  bool flush_scheduled = false;
+  bool sync_running = false;
+  writer_stats stats;
+
+  static inline const char* name = "ember.writer";
+};
+
+using writer_ptr = writer_actor::stateful_pointer<writer_state>;
+
+codec::aof_writer& aof(writer_ptr self) {
+  return *self->state.cfg.aof;
+}
+
+// Fails every waiting request and stops: the AOF's tail is unknown now.
+void fail_all(writer_ptr self, const caf::error& err) {
+  auto& st = self->state;
+  for (auto* q : {&st.unwritten, &st.unsynced})
+    for (auto& w : *q)
+      w.rp.deliver(err);
+  st.unwritten.clear();
+  st.unsynced.clear();
+  self->quit(err);
+}
+
+// Replies to everything in `q` covered by `offset`.
+void release(std::deque<waiter>& q, uint64_t offset) {
+  while (!q.empty() && q.front().offset <= offset) {
+    q.front().rp.deliver(q.front().offset);
+    q.pop_front();
+  }
+}
+
+void start_sync(writer_ptr self);
+
+void on_synced(writer_ptr self, uint64_t upto) {
+  auto& st = self->state;
+  st.sync_running = false;
+  aof(self).note_synced(upto);
+  st.stats.fsyncs++;
+  st.stats.last_fsync_ms = codec::unix_now_ms();
+  release(st.unsynced, upto);
+  if (!st.unsynced.empty())
+    start_sync(self);
+}
+
+// Starts an fsync covering everything written so far, unless one runs.
+void start_sync(writer_ptr self) {
+  auto& st = self->state;
+  if (st.sync_running)
+    return;
+  auto upto = aof(self).flushed_size();
+  if (upto <= aof(self).synced_size()) {
+    release(st.unsynced, upto);
+    return;
+  }
+  st.sync_running = true;
+  self->request(st.syncer, caf::infinite, sync_atom::value, upto)
+    .then([self](uint64_t done) { on_synced(self, done); },
+          [self](caf::error& err) {
+            (void) aof(self).poison(codec::error{
+              codec::errc::io_error, self->system().render(err)});
+            fail_all(self, err);
+          });
+}
+
+// Writes the pending buffer with one append, then replies or syncs.
+void flush(writer_ptr self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  auto pending = aof(self).pending_bytes();
+  if (pending > 0) {
+    if (auto s = aof(self).flush(); !s) {
+      fail_all(self, from_codec(s.err()));
+      return;
+    }
+    st.stats.batches++;
+    st.stats.bytes_written += pending;
+  }
+  auto written = aof(self).flushed_size();
+  if (st.cfg.policy == fsync_policy::always) {
+    while (!st.unwritten.empty()) {
+      st.unsynced.push_back(std::move(st.unwritten.front()));
+      st.unwritten.pop_front();
+    }
+    start_sync(self);
+  } else {
+    release(st.unwritten, written);
+  }
+}
+
+void schedule_flush(writer_ptr self) {
+  if (!self->state.flush_scheduled) {
+    self->state.flush_scheduled = true;
+    self->send(self, flush_atom::value);
+  }
+}
+
+writer_actor::behavior_type writer_impl(writer_ptr self, writer_config cfg) {
+  self->state.cfg = std::move(cfg);
+  auto file = self->state.cfg.aof->shared_file();
+  self->state.syncer = self->state.cfg.detached_syncer
+                         ? self->spawn<caf::detached + caf::linked>(syncer,
+                                                                    file)
+                         : self->spawn<caf::linked>(syncer, file);
+  self->state.stats.aof_base_size = self->state.cfg.aof->size();
+  return {
+    [self](append_atom, record_batch& batch) -> caf::result<uint64_t> {
+      for (auto& r : batch.records)
+        if (auto problem = codec::validate(r); !problem.empty())
+          return make_error(persist_errc::too_large, problem);
+      for (auto& r : batch.records)
+        if (auto s = aof(self).add(r); !s)
+          return from_codec(s.err());
+      self->state.stats.records_written += batch.records.size();
+      auto rp = self->make_response_promise<uint64_t>();
+      self->state.unwritten.push_back(waiter{rp, aof(self).size()});
+      schedule_flush(self);
+      return rp;
+    },
+    [self](flush_atom) { flush(self); },
+    [self](tick_atom) {
+      auto& st = self->state;
+      if (st.cfg.policy != fsync_policy::everysec)
+        return;
+      if (st.sync_running) {
+        st.stats.delayed_fsyncs++;
+        return;
+      }
+      start_sync(self);
+    },
+    [self](sync_atom) -> caf::result<uint64_t> {
+      // Write what is pending, then wait for an fsync that covers it.
+      flush(self);
+      auto rp = self->make_response_promise<uint64_t>();
+      self->state.unsynced.push_back(waiter{rp, aof(self).flushed_size()});
+      start_sync(self);
+      return rp;
+    },
+    [self](stats_atom) {
+      auto s = self->state.stats;
+      s.aof_size = aof(self).size();
+      s.pending_bytes = aof(self).pending_bytes();
+      s.unsynced_bytes = aof(self).flushed_size() - aof(self).synced_size();
+      return s;
+    },
+  };
+}
+
+} // namespace
+
+writer_actor spawn_writer(caf::actor_system& sys, writer_config cfg) {
+  return sys.spawn(writer_impl, std::move(cfg));
+}
+
+} // namespace ember::actors

@@ -1,0 +1,51 @@
+// writer_actor.hpp: the actor that owns a shard's AOF.
+//
+// Protocol (messages/interfaces.hpp, writer_actor):
+//   append(batch) -> offset   the batch is encoded into the pending buffer;
+//                             the reply says the AOF offset that covers it
+//                             and comes when it is durable under the policy:
+//                             always   - after an fsync that covers it
+//                             everysec - once written to the OS
+//                             no       - once written to the OS
+//   tick                      everysec: fsync unless one is still running
+//                             (then count a delayed fsync, as Redis does)
+//   sync -> offset            flush and fsync now (any policy)
+//   stats -> writer_stats
+//
+// Group commit: every append already waiting in the mailbox is written with
+// one write(2) (the writer sends itself `flush` behind them). With `always`
+// the fsync runs in a separate syncer actor (its own thread by default), so
+// appends that arrive during an fsync are written meanwhile and form the
+// next batch: one fsync per batch, never one per record, and no reply
+// before the fsync that covers it.
+//
+// Failure: a failed write or fsync fails every waiting request with
+// io_error and the writer quits with that error; its supervisor reopens the
+// AOF (re-verifying it from disk) in a new writer. Never silence.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "caf/fwd.hpp"
+
+#include "codec/aof_writer.hpp"
+#include "messages/commands.hpp"
+#include "messages/interfaces.hpp"
+
+namespace ember::actors {
+
+struct writer_config {
+  /// The open AOF; the writer takes it over.
+  std::shared_ptr<codec::aof_writer> aof;
+  messages::fsync_policy policy = messages::fsync_policy::everysec;
+  /// Run fsyncs on a thread of their own (production). Deterministic tests
+  /// set false so the syncer is an ordinary scheduled actor.
+  bool detached_syncer = true;
+};
+
+/// Spawns a writer (linked syncer included) in `sys`.
+messages::writer_actor spawn_writer(caf::actor_system& sys, writer_config cfg);
+
+} // namespace ember::actors

@@ -1,0 +1,203 @@
+// Writer actor: group commit, acknowledgements only after the covering
+// fsync, everysec and no policies, and failure replies (never silence).
+// Deterministic: CAF's test coordinator runs every actor, the syncer too.
+#define CAF_SUITE writer
+#include "caf/test/dsl.hpp"
+#include "caf/test/unit_test_impl.hpp"
+
+#include "actors/writer_actor.hpp"
+#include "codec/aof_reader.hpp"
+#include "codec/fault_injection_file_system.hpp"
+#include "messages/persist_error.hpp"
+#include "messages/types.hpp"
+#include "tests/test_support.hpp"
+
+using namespace ember;
+using namespace ember::messages;
+
+namespace {
+
+struct config : caf::actor_system_config {
+  config() {
+    messages::add_message_types(*this);
+  }
+};
+
+struct ack_log {
+  std::vector<std::pair<std::string, uint64_t>> acked; // key, offset
+  std::vector<caf::error> errors;
+  // fsyncs the file system had seen when each ack arrived
+  std::vector<uint64_t> syncs_at_ack;
+};
+
+// Sends `n` SETs one after the other, each after the previous one's ack.
+caf::behavior producer(caf::event_based_actor* self, writer_actor w, int id,
+                       int n, std::shared_ptr<ack_log> log,
+                       codec::fault_injection_file_system* fs) {
+  auto send_next = std::make_shared<std::function<void(int)>>();
+  *send_next = [=](int i) {
+    if (i == n) {
+      self->quit();
+      return;
+    }
+    auto key = "p" + std::to_string(id) + ":" + std::to_string(i);
+    record_batch b{{codec::rec::set{key, "v", -1}}};
+    self->request(w, caf::infinite, append_atom::value, std::move(b))
+      .then(
+        [=](uint64_t offset) {
+          log->acked.emplace_back(key, offset);
+          log->syncs_at_ack.push_back(fs->count(codec::fault_op::sync));
+          (*send_next)(i + 1);
+        },
+        [=](caf::error& err) {
+          log->errors.push_back(err);
+          self->quit();
+        });
+  };
+  (*send_next)(0);
+  return {[](int) {}};
+}
+
+struct fixture : test_coordinator_fixture<config> {
+  test::temp_dir dir;
+  codec::fault_injection_file_system fs;
+  std::string path = dir.file("shard-0.aof");
+
+  std::vector<writer_actor> writers;
+
+  ~fixture() override {
+    for (auto& w : writers)
+      caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
+    run();
+  }
+
+  /// Sends a request from the test's scoped actor and returns the reply.
+  template <class T, class Handle, class... Ts>
+  T ask(const Handle& h, Ts... xs) {
+    auto pending = self->request(h, caf::infinite, xs...);
+    run();
+    T result{};
+    pending.receive([&](T& x) { result = std::move(x); },
+                    [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+    return result;
+  }
+
+  writer_actor start(fsync_policy policy) {
+    auto w = codec::aof_writer::open(fs, path);
+    if (!w)
+      CAF_FAIL(w.err().message);
+    actors::writer_config cfg;
+    cfg.aof = std::make_shared<codec::aof_writer>(std::move(*w));
+    cfg.policy = policy;
+    cfg.detached_syncer = false;
+    auto h = actors::spawn_writer(sys, std::move(cfg));
+    writers.push_back(h);
+    run();
+    return h;
+  }
+
+  std::set<std::string> keys_on_disk() {
+    std::set<std::string> keys;
+    auto r = codec::aof_reader::open(fs, path);
+    if (!r)
+      CAF_FAIL(r.err().message);
+    codec::aof_record rec;
+    while (r->next(rec))
+      keys.emplace(codec::primary_key(rec));
+    return keys;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(writer_tests, fixture)
+
+CAF_TEST(always is group commit with no ack before its fsync) {
+  auto w = start(fsync_policy::always);
+  auto log = std::make_shared<ack_log>();
+  auto syncs_before = fs.count(codec::fault_op::sync);
+  constexpr int producers = 64;
+  constexpr int each = 10;
+  for (int p = 0; p < producers; ++p)
+    sys.spawn(producer, w, p, each, log, &fs);
+  run();
+  CAF_REQUIRE_EQUAL(log->acked.size(), size_t{producers * each});
+  CAF_CHECK(log->errors.empty());
+  auto syncs = fs.count(codec::fault_op::sync) - syncs_before;
+  CAF_MESSAGE(producers * each << " records, " << syncs << " fsyncs");
+  CAF_CHECK(syncs <= 2 * each);         // one per round of 64, not per record
+  CAF_CHECK(syncs * 20 < producers * each);
+  for (auto n : log->syncs_at_ack)
+    CAF_CHECK(n > syncs_before);
+  // Acknowledged means durable: a power cut now loses none of them.
+  CAF_REQUIRE(fs.crash());
+  auto on_disk = keys_on_disk();
+  for (auto& [key, offset] : log->acked)
+    CAF_CHECK(on_disk.count(key) == 1);
+}
+
+CAF_TEST(everysec and no acknowledge once written and count delayed fsyncs) {
+  auto w = start(fsync_policy::everysec);
+  auto log = std::make_shared<ack_log>();
+  auto syncs_before = fs.count(codec::fault_op::sync);
+  sys.spawn(producer, w, 0, 5, log, &fs);
+  run();
+  CAF_CHECK_EQUAL(log->acked.size(), 5u);
+  CAF_CHECK_EQUAL(fs.count(codec::fault_op::sync), syncs_before);
+  // A tick fsyncs; a tick while that fsync is still running is delayed.
+  self->send(w, tick_atom::value);
+  self->send(w, tick_atom::value);
+  sched.run_once(); // first tick: the fsync request goes to the syncer
+  sched.run_once(); // the second tick, while the fsync runs
+  run();
+  CAF_CHECK_EQUAL(fs.count(codec::fault_op::sync), syncs_before + 1);
+  auto stats = ask<writer_stats>(w, stats_atom::value);
+  CAF_CHECK_EQUAL(stats.delayed_fsyncs, 1u);
+  CAF_CHECK_EQUAL(stats.records_written, 5u);
+  CAF_CHECK_EQUAL(stats.unsynced_bytes, 0u);
+}
+
+CAF_TEST(no never fsyncs unless asked) {
+  auto w = start(fsync_policy::no);
+  auto log = std::make_shared<ack_log>();
+  auto syncs_before = fs.count(codec::fault_op::sync);
+  sys.spawn(producer, w, 0, 5, log, &fs);
+  self->send(w, tick_atom::value);
+  run();
+  CAF_CHECK_EQUAL(log->acked.size(), 5u);
+  CAF_CHECK_EQUAL(fs.count(codec::fault_op::sync), syncs_before);
+  auto durable = ask<uint64_t>(w, sync_atom::value);
+  CAF_CHECK_EQUAL(fs.count(codec::fault_op::sync), syncs_before + 1);
+  CAF_CHECK_EQUAL(durable, log->acked.back().second);
+}
+
+CAF_TEST(a failed fsync fails every waiting request and stops the writer) {
+  auto w = start(fsync_policy::always);
+  auto log = std::make_shared<ack_log>();
+  fs.fail(codec::fault_op::sync, 1, EIO);
+  for (int p = 0; p < 8; ++p)
+    sys.spawn(producer, w, p, 3, log, &fs);
+  run();
+  CAF_CHECK(log->acked.empty());
+  CAF_REQUIRE_EQUAL(log->errors.size(), 8u);
+  for (auto& err : log->errors)
+    CAF_CHECK(persist_code(err) == persist_errc::io_error);
+  // The writer is gone: later requests fail too, never hang.
+  auto late = std::make_shared<ack_log>();
+  sys.spawn(producer, w, 99, 1, late, &fs);
+  run();
+  CAF_CHECK_EQUAL(late->errors.size(), 1u);
+}
+
+CAF_TEST(a failed write fails every waiting request) {
+  auto w = start(fsync_policy::everysec);
+  auto log = std::make_shared<ack_log>();
+  fs.fail(codec::fault_op::write, 1, ENOSPC);
+  for (int p = 0; p < 4; ++p)
+    sys.spawn(producer, w, p, 2, log, &fs);
+  run();
+  CAF_CHECK(log->acked.empty());
+  CAF_CHECK_EQUAL(log->errors.size(), 4u);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
