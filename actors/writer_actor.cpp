@@ -1,6 +1,7 @@
 #include "actors/writer_actor.hpp"
 
 #include <deque>
+#include <limits>
 
 #include "caf/actor_system.hpp"
 #include "caf/event_based_actor.hpp"
@@ -8,6 +9,8 @@
 #include "caf/typed_event_based_actor.hpp"
 
 #include "codec/keyspace.hpp"
+#include "codec/recovery.hpp"
+#include "codec/rewrite.hpp"
 #include "messages/persist_error.hpp"
 
 namespace ember::actors {
@@ -40,6 +43,7 @@ struct writer_state {
   std::deque<waiter> unwritten; // replies waiting for the next write
   bool flush_scheduled = false;
   bool sync_running = false;
+  uint64_t generation = 0; // bumped when the AOF file changes
   writer_stats stats;
 
   static inline const char* name = "ember.writer";
@@ -94,13 +98,21 @@ void start_sync(writer_ptr self) {
     return;
   }
   st.sync_running = true;
+  auto gen = st.generation;
+  // A reply about an AOF we switched away from is stale: ignore it.
   self->request(st.syncer, caf::infinite, sync_atom::value, upto)
-    .then([self](uint64_t done) { on_synced(self, done); },
-          [self](caf::error& err) {
-            (void) aof(self).poison(codec::error{
-              codec::errc::io_error, self->system().render(err)});
-            fail_all(self, err);
-          });
+    .then(
+      [self, gen](uint64_t done) {
+        if (gen == self->state.generation)
+          on_synced(self, done);
+      },
+      [self, gen](caf::error& err) {
+        if (gen != self->state.generation)
+          return;
+        (void) aof(self).poison(
+          codec::error{codec::errc::io_error, self->system().render(err)});
+        fail_all(self, err);
+      });
 }
 
 // Writes the pending buffer with one append, then replies or syncs.
@@ -135,13 +147,66 @@ void schedule_flush(writer_ptr self) {
   }
 }
 
+// A syncer for the current AOF file (the old one, if any, is stopped).
+void start_syncer(writer_ptr self) {
+  auto& st = self->state;
+  if (st.syncer) {
+    self->unlink_from(st.syncer);
+    self->send_exit(st.syncer, caf::exit_reason::user_shutdown);
+  }
+  auto file = st.cfg.aof->shared_file();
+  st.syncer = st.cfg.detached_io
+                ? self->spawn<caf::detached + caf::linked>(syncer, file)
+                : self->spawn<caf::linked>(syncer, file);
+}
+
+// Switches to a fresh AOF holding the records from `offset` on, committed
+// together with the snapshot already in shard-N.snap.tmp.
+caf::result<uint64_t> switch_to_fresh_aof(writer_ptr self, uint64_t offset) {
+  auto& st = self->state;
+  auto& cfg = st.cfg;
+  flush(self);
+  if (aof(self).closed())
+    return make_error(persist_errc::io_error,
+                      "the AOF writer failed before the rewrite could switch");
+  codec::switch_report report;
+  auto next = codec::switch_aof(*cfg.fs, cfg.data_dir, cfg.shard_id,
+                                aof(self).path(), offset, cfg.key.get(),
+                                &report);
+  if (!next) {
+    auto err = from_codec(next.err());
+    if (report.in_doubt) // neither AOF is safe: restart settles it
+      fail_all(self, err);
+    return err;
+  }
+  // Committed: every flushed record is durable in the new AOF.
+  ++st.generation;
+  st.sync_running = false;
+  release(st.unsynced, std::numeric_limits<uint64_t>::max());
+  auto fail_after_commit = [&](const codec::error& e) -> caf::error {
+    // The rewrite is committed; a restart finishes it from the marker.
+    auto err = from_codec(e);
+    fail_all(self, err);
+    return err;
+  };
+  if (auto s = codec::finish_rewrite(*cfg.fs, cfg.data_dir, cfg.shard_id); !s)
+    return fail_after_commit(s.err());
+  codec::aof_writer_options opts;
+  opts.key = cfg.key.get();
+  opts.verified_end = next->size();
+  auto path = codec::aof_path(cfg.data_dir, cfg.shard_id);
+  auto reopened = codec::aof_writer::open(*cfg.fs, path, opts);
+  if (!reopened)
+    return fail_after_commit(reopened.err());
+  cfg.aof = std::make_shared<codec::aof_writer>(std::move(*reopened));
+  start_syncer(self);
+  st.stats.aof_base_size = cfg.aof->size();
+  return cfg.aof->size();
+}
+
 writer_actor::behavior_type writer_impl(writer_ptr self, writer_config cfg) {
   self->state.cfg = std::move(cfg);
-  auto file = self->state.cfg.aof->shared_file();
-  self->state.syncer = self->state.cfg.detached_syncer
-                         ? self->spawn<caf::detached + caf::linked>(syncer,
-                                                                    file)
-                         : self->spawn<caf::linked>(syncer, file);
+  start_syncer(self);
   self->state.stats.aof_base_size = self->state.cfg.aof->size();
   return {
     [self](append_atom, record_batch& batch) -> caf::result<uint64_t> {
@@ -158,6 +223,10 @@ writer_actor::behavior_type writer_impl(writer_ptr self, writer_config cfg) {
       return rp;
     },
     [self](flush_atom) { flush(self); },
+    [self](snapshot_atom) { return aof(self).size(); },
+    [self](rewrite_atom, uint64_t offset) {
+      return switch_to_fresh_aof(self, offset);
+    },
     [self](tick_atom) {
       auto& st = self->state;
       if (st.cfg.policy != fsync_policy::everysec)

@@ -11,6 +11,8 @@
 //                             (then count a delayed fsync, as Redis does)
 //   sync -> offset            flush and fsync now (any policy)
 //   stats -> writer_stats
+//   snapshot -> L             the snapshot point of a rewrite
+//   rewrite(L) -> size        switch to the fresh AOF and commit the rewrite
 //
 // Group commit: every append already waiting in the mailbox is written with
 // one write(2) (the writer sends itself `flush` behind them). With `always`
@@ -42,7 +44,12 @@ struct writer_config {
   messages::fsync_policy policy = messages::fsync_policy::everysec;
   /// Run fsyncs on a thread of their own (production). Deterministic tests
   /// set false so the syncer is an ordinary scheduled actor.
-  bool detached_syncer = true;
+  bool detached_io = true;
+  /// Where the AOF lives, for switching to a fresh one at a rewrite.
+  codec::file_system* fs = &codec::posix_file_system();
+  std::string data_dir;
+  uint16_t shard_id = 0;
+  std::shared_ptr<const codec::encryption_key> key;
 };
 
 /// Spawns a writer (linked syncer included) in `sys`.

@@ -16,8 +16,12 @@ error injected(const std::string& what, const std::string& path, int err) {
 class fault_file final : public writable_file {
 public:
   fault_file(fault_injection_file_system& fs,
-             std::unique_ptr<writable_file> inner, uint64_t generation)
-    : fs_(fs), inner_(std::move(inner)), generation_(generation) {
+             std::unique_ptr<writable_file> inner, uint64_t generation,
+             std::shared_ptr<fault_injection_file_system::file_state> state)
+    : fs_(fs),
+      inner_(std::move(inner)),
+      generation_(generation),
+      state_(std::move(state)) {
   }
 
   status append(std::string_view data) override {
@@ -36,7 +40,7 @@ public:
       return injected("fsync of", path(), f->err);
     auto st = inner_->sync();
     if (st)
-      fs_.files_[path()].synced_size = inner_->size();
+      state_->synced_size = inner_->size();
     return st;
   }
 
@@ -45,8 +49,7 @@ public:
     if (auto st = alive(); !st)
       return st;
     auto st = inner_->truncate(size);
-    auto& fst = fs_.files_[path()];
-    fst.synced_size = std::min(fst.synced_size, size);
+    state_->synced_size = std::min(state_->synced_size, size);
     return st;
   }
 
@@ -87,6 +90,7 @@ private:
   fault_injection_file_system& fs_;
   std::unique_ptr<writable_file> inner_;
   uint64_t generation_;
+  std::shared_ptr<fault_injection_file_system::file_state> state_;
 };
 
 fault_injection_file_system::fault_injection_file_system(file_system& base)
@@ -134,7 +138,7 @@ fault_injection_file_system::durable_bytes(const std::string& path) {
   if (!bytes)
     return std::nullopt;
   auto i = files_.find(path);
-  auto synced = i == files_.end() ? bytes->size() : i->second.synced_size;
+  auto synced = i == files_.end() ? bytes->size() : i->second->synced_size;
   bytes->resize(std::min<size_t>(synced, bytes->size()));
   return std::move(*bytes);
 }
@@ -155,19 +159,21 @@ fault_injection_file_system::open_writable(const std::string& path,
   auto inner = base_.open_writable(path, mode);
   if (!inner)
     return std::move(inner).err();
+  std::shared_ptr<file_state> state;
   if (!*existed) {
-    files_[path] = file_state{};
+    state = files_[path] = std::make_shared<file_state>();
     changes_.push_back(dir_change{dir_change::created, path, {}, {}});
   } else if (mode == open_mode::create_truncate) {
-    files_[path].synced_size = 0;
+    state = state_of(path);
+    state->synced_size = 0;
     // Model the truncation as a replacement whose old content may come back.
     changes_.push_back(
       dir_change{dir_change::removed, path, {}, std::move(old)});
-  } else if (files_.find(path) == files_.end()) {
-    files_[path].synced_size = (*inner)->size(); // pre-existing, durable
+  } else {
+    state = state_of(path, (*inner)->size()); // pre-existing: durable
   }
-  return std::unique_ptr<writable_file>{
-    std::make_unique<fault_file>(*this, std::move(*inner), generation_)};
+  return std::unique_ptr<writable_file>{std::make_unique<fault_file>(
+    *this, std::move(*inner), generation_, std::move(state))};
 }
 
 result<std::unique_ptr<readable_file>>
@@ -187,13 +193,30 @@ status fault_injection_file_system::rename(const std::string& from,
   auto to_exists = base_.exists(to);
   if (to_exists && *to_exists)
     ch.old_bytes = durable_bytes(to);
+  // A file this layer never opened is durable as it is (as in
+  // durable_bytes), not empty.
+  std::shared_ptr<file_state> moved;
+  if (auto i = files_.find(from); i != files_.end())
+    moved = i->second;
+  else if (auto f = base_.open_readable(from))
+    moved = std::make_shared<file_state>(file_state{(*f)->size()});
   auto st = base_.rename(from, to);
   if (!st)
     return st;
-  files_[to] = files_[from];
+  if (moved)
+    files_[to] = std::move(moved);
   files_.erase(from);
   changes_.push_back(std::move(ch));
   return {};
+}
+
+std::shared_ptr<fault_injection_file_system::file_state>
+fault_injection_file_system::state_of(const std::string& path,
+                                      uint64_t synced) {
+  auto& slot = files_[path];
+  if (!slot)
+    slot = std::make_shared<file_state>(file_state{synced});
+  return slot;
 }
 
 status fault_injection_file_system::remove(const std::string& path) {
@@ -240,7 +263,8 @@ status fault_injection_file_system::crash() {
   ++generation_;
   plans_.clear();
   // 1. Every tracked file loses its unsynced bytes.
-  for (auto& [path, st] : files_) {
+  for (auto& [path, state] : files_) {
+    auto& st = *state;
     auto e = base_.exists(path);
     if (!e || !*e)
       continue;
@@ -261,7 +285,7 @@ status fault_injection_file_system::crash() {
       return std::move(f).err();
     if (auto s = (*f)->append(*bytes); !s)
       return s;
-    files_[path] = file_state{bytes->size()};
+    files_[path] = std::make_shared<file_state>(file_state{bytes->size()});
     return {};
   };
   for (auto i = changes_.rbegin(); i != changes_.rend(); ++i) {

@@ -97,12 +97,17 @@ private:
   // Returns the planned fault for the next op of `kind`, if any (locked).
   std::optional<plan> next_fault(fault_op kind);
   std::optional<std::string> durable_bytes(const std::string& path);
+  /// The state of `path`, created (durable size `synced`) when missing.
+  std::shared_ptr<file_state> state_of(const std::string& path,
+                                       uint64_t synced = 0);
 
   file_system& base_;
   mutable std::mutex mtx_;
   uint64_t counts_[5] = {};
   std::vector<plan> plans_;
-  std::map<std::string, file_state> files_;
+  // Per file, shared with its open handles so that a rename carries the
+  // state along (a handle opened before a rename keeps updating it).
+  std::map<std::string, std::shared_ptr<file_state>> files_;
   std::vector<dir_change> changes_;
   uint64_t generation_ = 0;
 };

@@ -164,12 +164,12 @@ error snapshot_writer::abandon(const error& e) {
                e.sys_errno};
 }
 
-result<snapshot_stats> snapshot_writer::commit() {
+status snapshot_writer::finish_tmp() {
   if (auto st = usable(); !st)
-    return std::move(st).err();
+    return st;
   put_u32(buf_, crc_);
   if (auto st = write_out(); !st)
-    return std::move(st).err();
+    return st;
   std::string count;
   put_u32(count, static_cast<uint32_t>(entries_));
   if (auto st = file_->write_at(count_offset, count); !st)
@@ -177,6 +177,18 @@ result<snapshot_stats> snapshot_writer::commit() {
   if (auto st = file_->sync(); !st)
     return abandon(st.err());
   file_.reset();
+  return {};
+}
+
+snapshot_stats snapshot_writer::stats() const {
+  return snapshot_stats{entries_, bytes_,
+                        std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now() - started_)};
+}
+
+result<snapshot_stats> snapshot_writer::commit() {
+  if (auto st = finish_tmp(); !st)
+    return std::move(st).err();
   if (auto st = fs_->rename(tmp_path_, path_); !st)
     return abandon(st.err());
   done_ = true;
@@ -188,9 +200,14 @@ result<snapshot_stats> snapshot_writer::commit() {
                    + ", so a power loss may bring back the previous "
                      "snapshot; retry the snapshot once the disk is healthy",
                  st.err().sys_errno};
-  return snapshot_stats{entries_, bytes_,
-                        std::chrono::duration_cast<std::chrono::microseconds>(
-                          std::chrono::steady_clock::now() - started_)};
+  return stats();
+}
+
+result<snapshot_stats> snapshot_writer::commit_to_tmp() {
+  if (auto st = finish_tmp(); !st)
+    return std::move(st).err();
+  done_ = true; // the finished tmp file now belongs to the caller
+  return stats();
 }
 
 void snapshot_writer::abort() {

@@ -6,7 +6,8 @@
 // offset 7, fsyncs the file, renames it over `<path>`, then fsyncs the
 // directory. Only after commit() returns ok is the new snapshot durable. A
 // writer destroyed or aborted before commit removes its tmp file, so an
-// unfinished snapshot never replaces a good one.
+// unfinished snapshot never replaces a good one. commit_to_tmp() stops before
+// the rename: an AOF rewrite (rewrite.hpp) renames at its own commit point.
 //
 // Writes v3 when a key is given, else v2. Not thread-safe; one owner.
 #pragma once
@@ -51,6 +52,15 @@ public:
   /// Footer, count, fsync, rename, directory fsync.
   result<snapshot_stats> commit();
 
+  /// Footer, count and fsync only: the finished snapshot stays at tmp_path(),
+  /// not renamed, its directory entry not yet fsynced; the writer no longer
+  /// owns (or removes) it.
+  result<snapshot_stats> commit_to_tmp();
+
+  const std::string& tmp_path() const noexcept {
+    return tmp_path_;
+  }
+
   /// Removes the tmp file; the previous snapshot stays.
   void abort();
 
@@ -64,6 +74,9 @@ private:
   status write_out();
   // Abandons the snapshot and wraps `e` in a message naming it.
   error abandon(const error& e);
+  // Footer, count, fsync and close of the tmp file (both commits).
+  status finish_tmp();
+  snapshot_stats stats() const;
 
   file_system* fs_ = nullptr;
   std::unique_ptr<writable_file> file_;

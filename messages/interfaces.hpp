@@ -37,8 +37,15 @@ using shard_actor = caf::typed_actor<
 ///   stats         -> writer_stats
 ///   flush         (internal: the writer sends it to itself so that every
 ///                 append already in its mailbox goes out in one write)
+///   snapshot      -> L, the AOF's logical size now: every record sent
+///                    before this request lies in [0, L)
+///   rewrite, L    -> the new AOF's size, after switching to a fresh AOF
+///                    holding the records from L on and committing it with
+///                    the snapshot written meanwhile (codec/rewrite.hpp)
 using writer_actor = caf::typed_actor<
   caf::replies_to<append_atom, record_batch>::with<uint64_t>,
+  caf::replies_to<snapshot_atom>::with<uint64_t>,
+  caf::replies_to<rewrite_atom, uint64_t>::with<uint64_t>,
   caf::reacts_to<tick_atom>,
   caf::reacts_to<flush_atom>,
   caf::replies_to<sync_atom>::with<uint64_t>,

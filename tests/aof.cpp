@@ -547,3 +547,21 @@ CAF_TEST(a crash drops what was not fsynced and keeps what was) {
   CAF_REQUIRE(fs2.crash());
   CAF_CHECK(!std::filesystem::exists(other));
 }
+
+CAF_TEST(a file renamed while open keeps its durable state) {
+  temp_dir dir;
+  fault_injection_file_system fs;
+  auto tmp = dir.file("a.tmp");
+  auto final_path = dir.file("a");
+  auto f = fs.open_writable(tmp, open_mode::create_truncate);
+  CAF_REQUIRE(f);
+  CAF_REQUIRE((*f)->append("hello"));
+  CAF_REQUIRE((*f)->sync());
+  CAF_REQUIRE(fs.rename(tmp, final_path));
+  CAF_REQUIRE(fs.sync_dir(dir.path()));
+  CAF_REQUIRE((*f)->append(" world"));
+  CAF_REQUIRE((*f)->sync()); // through the handle opened under the old name
+  CAF_REQUIRE((*f)->append(" lost"));
+  CAF_REQUIRE(fs.crash());
+  CAF_CHECK_EQUAL(slurp(final_path), "hello world");
+}

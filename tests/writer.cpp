@@ -89,7 +89,7 @@ struct fixture : test_coordinator_fixture<config> {
     actors::writer_config cfg;
     cfg.aof = std::make_shared<codec::aof_writer>(std::move(*w));
     cfg.policy = policy;
-    cfg.detached_syncer = false;
+    cfg.detached_io = false;
     auto h = actors::spawn_writer(sys, std::move(cfg));
     writers.push_back(h);
     run();

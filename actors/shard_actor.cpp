@@ -1,0 +1,297 @@
+#include "actors/shard_actor.hpp"
+
+#include "caf/actor_system.hpp"
+#include "caf/event_based_actor.hpp"
+#include "caf/stateful_actor.hpp"
+
+#include "actors/shard_state.hpp"
+#include "actors/snapshot_actor.hpp"
+#include "actors/writer_actor.hpp"
+#include "messages/persist_error.hpp"
+
+namespace ember::actors {
+
+using namespace messages;
+
+namespace {
+
+struct shard_actor_state {
+  shard_options opts;
+  shard_state logic;
+  writer_actor writer; // invalid while the writer is being replaced
+  bool failed = false;
+  uint64_t inflight_bytes = 0;
+  uint64_t changes_since_save = 0;
+  shard_stats info; // recovery report, restarts, last save
+  caf::actor snapshotter;
+  bool rewriting = false;
+  std::vector<codec::aof_record> log;
+  std::string scratch;
+
+  static inline const char* name = "ember.shard";
+};
+
+using shard_ptr = caf::stateful_actor<shard_actor_state>*;
+
+std::string shard_name(const shard_options& opts) {
+  return "shard " + std::to_string(opts.shard_id);
+}
+
+// Bytes the records occupy in the AOF (what the writer will buffer).
+uint64_t log_bytes(shard_ptr self, const std::vector<codec::aof_record>& log) {
+  auto& scratch = self->state.scratch;
+  scratch.clear();
+  for (auto& r : log)
+    codec::encode_payload(scratch, r);
+  return scratch.size() + 4 * log.size();
+}
+
+// Checks whether a write may start at all; none() if it may.
+caf::error refuse_write(shard_ptr self) {
+  auto& st = self->state;
+  if (st.failed)
+    return make_error(persist_errc::shard_failed,
+                      shard_name(st.opts)
+                        + " was restarted too often and refuses writes "
+                          "(reads still work); see the log for the cause, "
+                          "fix it and restart the process");
+  if (!st.writer)
+    return make_error(persist_errc::io_error,
+                      shard_name(st.opts)
+                        + ": its AOF writer failed and is being restarted; "
+                          "retry");
+  if (st.inflight_bytes > st.opts.max_inflight_bytes)
+    return make_error(persist_errc::overloaded,
+                      shard_name(st.opts) + " has "
+                        + std::to_string(st.inflight_bytes)
+                        + " bytes waiting for the disk; retry later");
+  return caf::none;
+}
+
+// Hands records to the writer; `done` runs with the outcome.
+template <class Done>
+void log_records(shard_ptr self, Done done) {
+  auto& st = self->state;
+  auto bytes = log_bytes(self, st.log);
+  st.inflight_bytes += bytes;
+  ++st.changes_since_save;
+  self
+    ->request(st.writer, caf::infinite, append_atom::value,
+              record_batch{std::move(st.log)})
+    .then(
+      [self, bytes, done](uint64_t) mutable {
+        self->state.inflight_bytes -= bytes;
+        done(caf::error{});
+      },
+      [self, bytes, done](caf::error& err) mutable {
+        self->state.inflight_bytes -= bytes;
+        // Memory may now hold writes that never became durable: no more
+        // writes until the supervisor reloads us from disk.
+        self->state.writer = nullptr;
+        done(err);
+      });
+  st.log.clear();
+}
+
+void record_save(shard_ptr self, const std::string& status,
+                 std::chrono::steady_clock::time_point started) {
+  auto& info = self->state.info;
+  info.last_save_status = status;
+  info.last_rewrite_status = status;
+  info.last_save_ms = codec::unix_now_ms();
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+              std::chrono::steady_clock::now() - started)
+              .count();
+  info.last_save_duration_us = static_cast<uint64_t>(us);
+  info.last_rewrite_duration_us = static_cast<uint64_t>(us);
+  self->state.rewriting = false;
+}
+
+// A snapshot is always a rewrite: recovery replays the whole AOF on top of
+// the snapshot, so a new snapshot must come with a fresh AOF holding exactly
+// what was logged after it (codec/rewrite.hpp). Steps: copy the keyspace
+// and ask the writer for the snapshot point L in the same handler (so the
+// copy holds exactly the records before L); the snapshot actor writes the
+// copy; the writer switches to the fresh AOF and commits both.
+caf::result<uint64_t> start_rewrite(shard_ptr self) {
+  auto& st = self->state;
+  if (auto err = refuse_write(self))
+    return err;
+  if (st.rewriting)
+    return make_error(persist_errc::overloaded,
+                      shard_name(st.opts)
+                        + ": a snapshot or rewrite is already running; "
+                          "retry when it finished");
+  auto started = std::chrono::steady_clock::now();
+  auto view = std::make_shared<const codec::keyspace>(st.logic.data());
+  auto now_ms = codec::unix_now_ms();
+  st.info.last_save_pause_us = static_cast<uint64_t>(
+    std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - started)
+      .count());
+  auto changes = st.changes_since_save;
+  st.rewriting = true;
+  auto rp = self->make_response_promise<uint64_t>();
+  auto fail = [self, rp, started](caf::error& err) mutable {
+    record_save(self, "err: " + self->system().render(err), started);
+    rp.deliver(err);
+  };
+  auto writer = st.writer;
+  self->request(writer, caf::infinite, snapshot_atom::value)
+    .then(
+      [=](uint64_t offset) mutable {
+        self
+          ->request(self->state.snapshotter, caf::infinite,
+                    snapshot_atom::value, view, now_ms)
+          .then(
+            [=](uint64_t entries, uint64_t bytes, uint64_t) mutable {
+              self->request(writer, caf::infinite, rewrite_atom::value, offset)
+                .then(
+                  [=](uint64_t) mutable {
+                    auto& info = self->state.info;
+                    info.last_save_entries = entries;
+                    info.last_save_bytes = bytes;
+                    self->state.changes_since_save -= changes;
+                    record_save(self, "ok", started);
+                    rp.deliver(entries);
+                  },
+                  fail);
+            },
+            fail);
+      },
+      fail);
+  return rp;
+}
+
+void schedule_expiry(shard_ptr self) {
+  self->delayed_send(self, self->state.opts.expire_interval,
+                     expire_atom::value);
+}
+
+caf::behavior shard_impl(shard_ptr self, shard_options opts,
+                         std::shared_ptr<codec::keyspace> data,
+                         writer_actor writer, shard_stats info) {
+  auto& st = self->state;
+  st.opts = std::move(opts);
+  st.logic.load(std::move(*data));
+  st.writer = std::move(writer);
+  st.info = std::move(info);
+  st.snapshotter = spawn_snapshot_actor(self->system(), st.opts);
+  self->link_to(st.snapshotter);
+  schedule_expiry(self);
+  return {
+    [self](mutation& m) -> caf::result<reply> {
+      if (auto err = refuse_write(self))
+        return err;
+      auto& st = self->state;
+      st.log.clear();
+      auto r = st.logic.apply(std::move(m), codec::unix_now_ms(), st.log);
+      if (!r)
+        return std::move(r.error());
+      if (st.log.empty())
+        return std::move(*r);
+      auto rp = self->make_response_promise();
+      log_records(self, [rp, rep = std::move(*r)](caf::error err) mutable {
+        if (err)
+          rp.deliver(std::move(err));
+        else
+          rp.deliver(std::move(rep));
+      });
+      return rp;
+    },
+    [self](read_request& q) -> caf::result<reply> {
+      auto r = self->state.logic.query(q.q, codec::unix_now_ms());
+      if (!r)
+        return std::move(r.error());
+      return std::move(*r);
+    },
+    [self](sync_atom) -> caf::result<uint64_t> {
+      if (!self->state.writer)
+        return refuse_write(self);
+      return self->delegate(self->state.writer, sync_atom::value);
+    },
+    [self](snapshot_atom) { return start_rewrite(self); },
+    [self](rewrite_atom) { return start_rewrite(self); },
+    [self](stats_atom) -> caf::result<shard_stats> {
+      auto& st = self->state;
+      auto out = st.info;
+      out.keys = st.logic.dbsize(codec::unix_now_ms());
+      out.failed = st.failed;
+      out.changes_since_save = st.changes_since_save;
+      if (!st.writer)
+        return out;
+      auto rp = self->make_response_promise<shard_stats>();
+      self->request(st.writer, caf::infinite, stats_atom::value)
+        .then([rp, out](writer_stats& w) mutable {
+                out.writer = w;
+                rp.deliver(std::move(out));
+              },
+              [rp, out](caf::error&) mutable { rp.deliver(std::move(out)); });
+      return rp;
+    },
+    [self](expire_atom) {
+      auto& st = self->state;
+      schedule_expiry(self);
+      if (refuse_write(self))
+        return;
+      st.log.clear();
+      st.logic.expire_sample(codec::unix_now_ms(), st.opts.expire_sample,
+                             st.log);
+      if (!st.log.empty())
+        log_records(self, [](caf::error) {});
+    },
+    [self](reload_atom, std::shared_ptr<codec::keyspace>& data,
+           writer_actor& writer, uint32_t restarts) {
+      auto& st = self->state;
+      st.logic.load(std::move(*data));
+      st.writer = std::move(writer);
+      st.info.restarts = restarts;
+    },
+    [self](fail_atom, uint32_t restarts) {
+      self->state.failed = true;
+      self->state.writer = nullptr;
+      self->state.info.restarts = restarts;
+    },
+  };
+}
+
+} // namespace
+
+messages::writer_actor
+spawn_shard_writer(caf::actor_system& sys, const shard_options& opts,
+                   std::shared_ptr<codec::aof_writer> aof) {
+  writer_config cfg;
+  cfg.aof = std::move(aof);
+  cfg.policy = opts.fsync;
+  cfg.detached_io = opts.detached_io;
+  cfg.fs = opts.fs;
+  cfg.data_dir = opts.data_dir;
+  cfg.shard_id = opts.shard_id;
+  cfg.key = opts.key;
+  return spawn_writer(sys, std::move(cfg));
+}
+
+shard_stats recovery_stats(const shard_options& opts,
+                           const codec::recovery_report& r) {
+  shard_stats s;
+  s.shard = opts.shard_id;
+  s.recovered_snapshot = r.loaded_snapshot;
+  s.recovered_records = r.records_replayed;
+  s.recovered_bytes = r.aof.bytes + r.snapshot.bytes;
+  s.recovery_duration_us = static_cast<uint64_t>(r.duration.count());
+  s.recovery_aof_end = r.aof.present ? r.aof.end.name() : "absent";
+  return s;
+}
+
+messages::shard_actor spawn_shard(caf::actor_system& sys, shard_options opts,
+                                  shard_files files,
+                                  messages::writer_actor& writer) {
+  writer = spawn_shard_writer(sys, opts, files.aof);
+  auto info = recovery_stats(opts, files.report);
+  auto data = std::make_shared<codec::keyspace>(std::move(files.data));
+  auto shard = sys.spawn(shard_impl, std::move(opts), std::move(data), writer,
+                         std::move(info));
+  return caf::actor_cast<messages::shard_actor>(shard);
+}
+
+} // namespace ember::actors

@@ -1,0 +1,357 @@
+// Shard actor and supervisor, deterministic (CAF's test coordinator):
+// replies only after durability, writer failures restart the writer with
+// no silent request, the restart intensity fails the shard, and everything
+// acknowledged is on disk.
+#define CAF_SUITE shard_actor
+#include "caf/test/dsl.hpp"
+#include "caf/test/unit_test_impl.hpp"
+
+#include "actors/shard_files.hpp"
+#include "actors/supervisor.hpp"
+#include "codec/fault_injection_file_system.hpp"
+#include "codec/recovery.hpp"
+#include "codec/snapshot_reader.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+#include <map>
+#include <set>
+#include "messages/persist_error.hpp"
+#include "messages/types.hpp"
+#include "tests/test_support.hpp"
+
+using namespace ember;
+using namespace ember::messages;
+namespace rec = ember::codec::rec;
+
+namespace {
+
+struct config : caf::actor_system_config {
+  config() {
+    messages::add_message_types(*this);
+  }
+};
+
+// The shard and supervisor run periodic timers, so the fixture's run()
+// (which also fires timeouts) would never end: `drain` only delivers
+// messages; tests fire timers explicitly.
+struct fixture : test_coordinator_fixture<config> {
+  void drain() {
+    sched.run();
+  }
+
+  test::temp_dir dir;
+  codec::fault_injection_file_system fs;
+  actors::supervisor_actor sup;
+  shard_actor shard;
+
+  ~fixture() override {
+    if (sup)
+      caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+    drain();
+  }
+
+  actors::shard_options options(fsync_policy policy) {
+    actors::shard_options o;
+    o.data_dir = dir.path();
+    o.shard_id = 0;
+    o.fsync = policy;
+    o.fs = &fs;
+    o.detached_io = false;
+    o.max_restarts = 2;
+    return o;
+  }
+
+  void start(actors::shard_options o) {
+    auto s = actors::start_supervisor(sys, {o});
+    if (!s)
+      CAF_FAIL(sys.render(s.error()));
+    sup = *s;
+    drain();
+    shard = ask<shard_actor>(sup, shard_atom::value, uint16_t{0});
+  }
+
+  template <class T, class Handle, class... Ts>
+  T ask(const Handle& h, Ts... xs) {
+    auto pending = self->request(h, caf::infinite, xs...);
+    drain();
+    T result{};
+    pending.receive([&](T& x) { result = std::move(x); },
+                    [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+    return result;
+  }
+
+  // Sends a mutation and returns the reply or the error.
+  caf::expected<reply> write(codec::aof_record r, uint8_t flags = 0) {
+    auto pending = self->request(shard, caf::infinite, mutation{r, flags});
+    drain();
+    caf::expected<reply> out{caf::error{}};
+    pending.receive([&](reply& x) { out = std::move(x); },
+                    [&](caf::error& err) { out = std::move(err); });
+    return out;
+  }
+
+  reply read(query q) {
+    return ask<reply>(shard, read_request{std::move(q)});
+  }
+
+  codec::keyspace recovered() {
+    auto r = codec::recover_shard(fs, dir.path(), 0, {});
+    CAF_REQUIRE(r.ok());
+    return std::move(r).value().data;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(shard_actor_tests, fixture)
+
+CAF_TEST(writes are acknowledged once durable and read back) {
+  start(options(fsync_policy::always));
+  auto r = write(rec::set{"k", "v", -1});
+  CAF_REQUIRE(r);
+  CAF_CHECK(*r == reply::ok());
+  CAF_CHECK(*write(rec::incr{"n"}) == reply::of(int64_t{1}));
+  CAF_CHECK(*write(rec::rpush{"l", {"a", "b"}}) == reply::of(int64_t{2}));
+  CAF_CHECK(read(q::get{"k"}) == reply::of(std::string{"v"}));
+  CAF_CHECK(read(q::llen{"l"}) == reply::of(int64_t{2}));
+  // A wrong-type write is an error that changes and logs nothing.
+  auto bad = write(rec::incr{"l"});
+  CAF_REQUIRE(!bad);
+  CAF_CHECK(persist_code(bad.error()) == persist_errc::wrong_type);
+  // Acknowledged under `always` = survives a power cut.
+  CAF_REQUIRE(fs.crash());
+  auto ks = recovered();
+  CAF_CHECK_EQUAL(ks.size(), 3u);
+  CAF_CHECK(std::get<std::string>(ks.find("n")->val) == "1");
+}
+
+CAF_TEST(a failed fsync fails the write and the writer is restarted) {
+  start(options(fsync_policy::always));
+  CAF_REQUIRE(write(rec::set{"before", "1", -1}));
+  fs.fail(codec::fault_op::sync, 1, EIO);
+  auto failed = write(rec::set{"during", "2", -1});
+  CAF_REQUIRE(!failed);
+  CAF_CHECK(persist_code(failed.error()) == persist_errc::io_error);
+  drain(); // the supervisor sees the writer go down and replaces it
+  auto after = write(rec::set{"after", "3", -1});
+  CAF_REQUIRE(after);
+  auto stats = ask<shard_stats>(shard, stats_atom::value);
+  CAF_CHECK_EQUAL(stats.restarts, 1u);
+  CAF_CHECK(!stats.failed);
+  CAF_CHECK(read(q::get{"before"}) == reply::of(std::string{"1"}));
+  CAF_REQUIRE(fs.crash());
+  auto ks = recovered();
+  CAF_CHECK(ks.find("before") != nullptr);
+  CAF_CHECK(ks.find("after") != nullptr);
+}
+
+CAF_TEST(a writer killed with an error is restarted) {
+  start(options(fsync_policy::everysec));
+  CAF_REQUIRE(write(rec::set{"a", "1", -1}));
+  auto w = ask<writer_actor>(sup, actors::writer_atom::value, uint16_t{0});
+  caf::anon_send_exit(w, caf::exit_reason::kill);
+  drain();
+  auto w2 = ask<writer_actor>(sup, actors::writer_atom::value, uint16_t{0});
+  CAF_CHECK(w2 != w);
+  CAF_REQUIRE(write(rec::set{"b", "2", -1}));
+  CAF_CHECK(read(q::dbsize{}) == reply::of(int64_t{2}));
+}
+
+CAF_TEST(exceeding the restart intensity fails the shard but reads work) {
+  auto o = options(fsync_policy::always);
+  o.max_restarts = 1;
+  start(o);
+  CAF_REQUIRE(write(rec::set{"k", "v", -1}));
+  fs.fail(codec::fault_op::sync, 1, EIO, true); // the disk stays broken
+  for (int i = 0; i < 4; ++i) {
+    auto r = write(rec::set{"x" + std::to_string(i), "v", -1});
+    CAF_CHECK(!r);
+    drain();
+  }
+  auto r = write(rec::set{"y", "v", -1});
+  CAF_REQUIRE(!r);
+  CAF_CHECK(persist_code(r.error()) == persist_errc::shard_failed);
+  CAF_CHECK(read(q::get{"k"}) == reply::of(std::string{"v"}));
+  auto stats = ask<shard_stats>(shard, stats_atom::value);
+  CAF_CHECK(stats.failed);
+}
+
+CAF_TEST(recovery refuses a corrupt AOF before anything serves) {
+  test::spit(dir.file("shard-0.aof"),
+             test::slurp(test::golden("aof_bad_crc.aof")));
+  auto s = actors::start_supervisor(sys, {options(fsync_policy::always)});
+  CAF_REQUIRE(!s);
+  CAF_CHECK(persist_code(s.error()) == persist_errc::corrupt);
+  CAF_CHECK(sys.render(s.error()).find("shard-0.aof") != std::string::npos);
+  // Salvage serves the readable prefix and keeps a copy of the damage.
+  auto o = options(fsync_policy::always);
+  o.on_corruption = codec::corruption_policy::salvage;
+  start(o);
+  CAF_CHECK(read(q::dbsize{}).number > 0);
+  bool kept = false;
+  for (auto& e : std::filesystem::directory_iterator{dir.path()})
+    kept |= e.path().filename().string().find("shard-0.aof.damaged-") == 0;
+  CAF_CHECK(kept);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+CAF_TEST_FIXTURE_SCOPE(shard_snapshot_tests, fixture)
+
+CAF_TEST(a snapshot under concurrent writes is the state at its request) {
+  start(options(fsync_policy::always));
+  for (int i = 0; i < 20; ++i)
+    CAF_REQUIRE(write(rec::incr{"counter"}));
+  CAF_REQUIRE(write(rec::rpush{"l", {"a"}}));
+  // Request the snapshot and, before it ran, more writes.
+  auto snap = self->request(shard, caf::infinite, snapshot_atom::value);
+  std::vector<decltype(self->request(shard, caf::infinite, mutation{}))>
+    later;
+  for (int i = 0; i < 5; ++i)
+    later.push_back(
+      self->request(shard, caf::infinite, mutation{rec::incr{"counter"}, 0}));
+  later.push_back(self->request(shard, caf::infinite,
+                                mutation{rec::rpush{"l", {"b"}}, 0}));
+  drain();
+  uint64_t entries = 0;
+  snap.receive([&](uint64_t n) { entries = n; },
+               [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+  CAF_CHECK_EQUAL(entries, 2u);
+  for (auto& h : later)
+    h.receive([](reply&) {}, [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+  // The snapshot file holds the state at the request: counter 20, [a].
+  auto reader = codec::snapshot_reader::open(fs, dir.file("shard-0.snap"));
+  CAF_REQUIRE(reader.ok());
+  codec::snapshot_entry e;
+  std::map<std::string, codec::snapshot_entry> in_snap;
+  while (reader->next(e))
+    in_snap[e.key] = e;
+  CAF_CHECK_EQUAL(reader->end().kind, codec::read_end::clean);
+  CAF_CHECK(std::get<std::string>(in_snap["counter"].value) == "20");
+  CAF_CHECK(std::get<codec::snap::list>(in_snap["l"].value).elements
+            == std::vector<std::string>{"a"});
+  // Only the reference formats remain, and recovery sees every write once.
+  std::set<std::string> names;
+  for (auto& f : std::filesystem::directory_iterator{dir.path()})
+    names.insert(f.path().filename().string());
+  for (auto& n : names)
+    CAF_MESSAGE("file " << n);
+  CAF_CHECK(names == (std::set<std::string>{"shard-0.aof", "shard-0.snap"}));
+  CAF_REQUIRE(fs.crash());
+  auto ks = recovered();
+  CAF_CHECK(std::get<std::string>(ks.find("counter")->val) == "25");
+  CAF_CHECK(std::get<codec::list_value>(ks.find("l")->val)
+            == (codec::list_value{"a", "b"}));
+  auto stats = ask<shard_stats>(shard, stats_atom::value);
+  CAF_CHECK_EQUAL(stats.last_save_status, "ok");
+  CAF_CHECK_EQUAL(stats.last_save_entries, 2u);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+CAF_TEST_FIXTURE_SCOPE(supervisor_rules_tests, fixture)
+
+CAF_TEST(save rules and automatic rewrite run on the supervisor tick) {
+  auto o = options(fsync_policy::everysec);
+  o.save_rules = {actors::save_rule{0, 3}};
+  o.auto_rewrite_percent = 0;
+  start(o);
+  CAF_REQUIRE(write(rec::set{"a", "1", -1}));
+  self->send(sup, tick_atom::value);
+  drain();
+  CAF_CHECK_EQUAL(ask<shard_stats>(shard, stats_atom::value).last_save_status,
+                  "");
+  CAF_REQUIRE(write(rec::set{"b", "2", -1}));
+  CAF_REQUIRE(write(rec::set{"c", "3", -1}));
+  self->send(sup, tick_atom::value);
+  drain();
+  auto st = ask<shard_stats>(shard, stats_atom::value);
+  CAF_CHECK_EQUAL(st.last_save_status, "ok");
+  CAF_CHECK_EQUAL(st.last_save_entries, 3u);
+  CAF_CHECK_EQUAL(st.changes_since_save, 0u);
+}
+
+CAF_TEST(the AOF is rewritten when it grew past its threshold) {
+  auto o = options(fsync_policy::no);
+  o.auto_rewrite_percent = 100;
+  o.auto_rewrite_min_bytes = 200;
+  start(o);
+  for (int i = 0; i < 30; ++i)
+    CAF_REQUIRE(write(rec::set{"same", std::to_string(i), -1}));
+  auto before = ask<shard_stats>(shard, stats_atom::value);
+  CAF_REQUIRE(before.writer.aof_size > 200);
+  self->send(sup, tick_atom::value);
+  drain();
+  auto after = ask<shard_stats>(shard, stats_atom::value);
+  CAF_CHECK_EQUAL(after.last_rewrite_status, "ok");
+  CAF_CHECK(after.writer.aof_size < before.writer.aof_size);
+  CAF_CHECK(read(q::get{"same"}) == reply::of(std::string{"29"}));
+  CAF_REQUIRE(fs.crash());
+  CAF_CHECK(std::get<std::string>(recovered().find("same")->val) == "29");
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+CAF_TEST_FIXTURE_SCOPE(ttl_tests, fixture)
+
+CAF_TEST(TTLs keep their deadlines across downtime) {
+  start(options(fsync_policy::always));
+  auto before = codec::unix_now_ms();
+  CAF_REQUIRE(write(rec::set{"long", "v", 100'000}));
+  CAF_REQUIRE(write(rec::set{"short", "v", 30}));
+  CAF_REQUIRE(write(rec::set{"plain", "v", -1}));
+  CAF_REQUIRE(write(rec::pexpire{"plain", 100'000}));
+  auto after = codec::unix_now_ms();
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  // Recovery from the AOF: absolute deadlines, so "short" is gone and
+  // "long" keeps the deadline it got when it was written.
+  auto ks = recovered();
+  CAF_CHECK(ks.find("short") == nullptr);
+  auto* k = ks.find("long");
+  CAF_REQUIRE(k != nullptr);
+  CAF_CHECK(k->deadline_ms >= before + 100'000);
+  CAF_CHECK(k->deadline_ms <= after + 100'000);
+  CAF_CHECK(ks.find("plain")->has_deadline());
+  // After a rewrite the deadline comes from the snapshot: remaining ms
+  // anchored at the snapshot's write time, so downtime still counts.
+  auto deadline = k->deadline_ms;
+  CAF_REQUIRE(ask<uint64_t>(shard, rewrite_atom::value) > 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  actors::shard_options o = options(fsync_policy::always);
+  auto files = actors::open_shard_files(o);
+  CAF_REQUIRE(files.ok());
+  auto* again = files->data.find("long");
+  CAF_REQUIRE(again != nullptr);
+  CAF_CHECK(std::llabs(again->deadline_ms - deadline) < 1000);
+  CAF_CHECK(files->data.find("short") == nullptr);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+CAF_TEST_FIXTURE_SCOPE(overload_tests, fixture)
+
+CAF_TEST(writes past the in-flight bound are refused before applying) {
+  auto o = options(fsync_policy::always);
+  o.max_inflight_bytes = 10;
+  start(o);
+  // Both requests reach the shard before the writer answered the first.
+  auto first = self->request(shard, caf::infinite,
+                             mutation{rec::set{"a", std::string(64, 'x'), -1}, 0});
+  auto second = self->request(shard, caf::infinite,
+                              mutation{rec::set{"b", "y", -1}, 0});
+  drain();
+  first.receive([](reply& r) { CAF_CHECK(r == reply::ok()); },
+                [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+  second.receive([](reply&) { CAF_FAIL("the second write was accepted"); },
+                 [](caf::error& err) {
+                   CAF_CHECK(persist_code(err) == persist_errc::overloaded);
+                 });
+  // Nothing of the refused write was applied; once the disk caught up,
+  // writes are accepted again.
+  CAF_CHECK(read(q::exists{{"b"}}) == reply::of(int64_t{0}));
+  CAF_REQUIRE(write(rec::set{"b", "y", -1}));
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
