@@ -643,9 +643,21 @@ result<rewrite_report> complete_interrupted_rewrite(file_system& fs,
       return with_context(std::move(st).err(), context, advice);
     return rep;
   }
-  if (found->present)
-    rep.marker_problem = p.marker + " is " + found->problem
-                         + ": treated as absent";
+  if (found->present) {
+    // The marker is fsynced before it gets its name, so a crash cannot
+    // tear it: this is damage. Guessing either way could drop acknowledged
+    // writes (those logged to the new AOF after the commit), so refuse.
+    return error{errc::corrupt_file,
+                 p.marker + " is " + found->problem
+                   + ": it commits a rewrite and, damaged, cannot say "
+                     "whether " + p.aof_tmp
+                   + " holds acknowledged writes. Nothing was changed. If "
+                   + p.snap_tmp + " and " + p.aof_tmp
+                   + " both exist and pass `ember-persist check`, rename "
+                     "them over " + p.snap + " and " + p.aof
+                   + " and remove the marker; otherwise remove the marker "
+                     "and both temporaries to keep the previous pair"};
+  }
   if (auto st = discard(fs, p, found->present, rep); !st)
     return with_context(std::move(st).err(), context, advice);
   if (!rep.removed.empty())

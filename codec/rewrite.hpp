@@ -23,9 +23,11 @@
 //     fsync, remove the marker, directory fsync.
 // complete_interrupted_rewrite runs on every start, before recover_shard:
 // with a valid marker it rolls forward (renames the temporaries still
-// there); without one, or with a torn or invalid one, it removes the
-// temporaries, because the old snapshot and old AOF were not touched before
-// the commit and hold every acknowledged record exactly once.
+// there); without one it removes the temporaries, because the old snapshot
+// and old AOF were not touched before the commit and hold every
+// acknowledged record exactly once. A marker that is present but invalid
+// cannot come from a crash (it is fsynced before it is renamed into place):
+// that is damage, and it is refused with nothing changed.
 //
 // All I/O goes through file_system. Not thread-safe: one caller per shard.
 #pragma once
@@ -121,8 +123,8 @@ struct rewrite_report {
 /// Settles a rewrite interrupted at any point; run before recover_shard on
 /// every start. A valid marker rolls forward (after checking the files have
 /// the sizes it names: a mismatch is an error and nothing changes); a
-/// missing, torn or invalid marker discards the temporaries (and removes an
-/// invalid marker). The directory is fsynced before it returns ok.
+/// missing marker discards the temporaries; a damaged one is an error
+/// (corrupt_file) that changes nothing and says how to settle it by hand. The directory is fsynced before it returns ok.
 result<rewrite_report> complete_interrupted_rewrite(file_system& fs,
                                                     const std::string& dir,
                                                     uint16_t shard);
