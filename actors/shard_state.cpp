@@ -315,7 +315,8 @@ std::string bit_operation(uint8_t op, const std::vector<std::string_view>& src) 
       o[i] = static_cast<unsigned char>(~byte(src[0], i));
     return out;
   }
-  std::memcpy(o, src[0].data(), src[0].size());
+  if (!src[0].empty()) // a missing key's view has no data pointer
+    std::memcpy(o, src[0].data(), src[0].size());
   for (size_t k = 1; k < src.size(); ++k)
     for (size_t i = 0; i < len; ++i) {
       auto b = byte(src[k], i);

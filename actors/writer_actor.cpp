@@ -210,12 +210,15 @@ writer_actor::behavior_type writer_impl(writer_ptr self, writer_config cfg) {
   self->state.stats.aof_base_size = self->state.cfg.aof->size();
   return {
     [self](append_atom, record_batch& batch) -> caf::result<uint64_t> {
+      // The shard validated these records; one the AOF refuses means the
+      // shard's memory no longer matches its log, so stop: the supervisor
+      // restarts us and the shard reloads from disk.
       for (auto& r : batch.records)
-        if (auto problem = codec::validate(r); !problem.empty())
-          return make_error(persist_errc::too_large, problem);
-      for (auto& r : batch.records)
-        if (auto s = aof(self).add(r); !s)
-          return from_codec(s.err());
+        if (auto s = aof(self).add(r); !s) {
+          auto err = from_codec(s.err());
+          fail_all(self, err);
+          return err;
+        }
       self->state.stats.records_written += batch.records.size();
       auto rp = self->make_response_promise<uint64_t>();
       self->state.unwritten.push_back(waiter{rp, aof(self).size()});
