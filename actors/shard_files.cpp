@@ -12,18 +12,8 @@ namespace {
 // to read it) and makes the copy durable.
 codec::result<std::string> copy_aside(codec::file_system& fs,
                                       const std::string& path) {
-  auto bytes = codec::read_file(fs, path);
-  if (!bytes)
-    return std::move(bytes).err();
   auto aside = path + ".damaged-" + std::to_string(codec::unix_now_ms());
-  auto out = fs.open_writable(aside, codec::open_mode::create_truncate);
-  if (!out)
-    return std::move(out).err();
-  if (auto st = (*out)->append(*bytes); !st)
-    return std::move(st).err();
-  if (auto st = (*out)->sync(); !st)
-    return std::move(st).err();
-  if (auto st = fs.sync_dir(codec::parent_dir(aside)); !st)
+  if (auto st = codec::copy_file_durably(fs, path, aside); !st)
     return std::move(st).err();
   return aside;
 }

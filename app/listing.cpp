@@ -712,23 +712,8 @@ namespace {
 /// Copies `path` to a fresh backup beside it and makes the copy durable.
 codec::result<std::string> backup_copy(codec::file_system& fs,
                                        const std::string& path) {
-  auto bytes = codec::read_file(fs, path);
-  if (!bytes)
-    return std::move(bytes).err();
   auto backup = path + ".bak-" + std::to_string(codec::unix_now_ms());
-  auto exists = fs.exists(backup);
-  if (!exists)
-    return std::move(exists).err();
-  if (*exists)
-    return codec::error{errc::io_error, backup + " already exists; retry"};
-  auto file = fs.open_writable(backup, codec::open_mode::create_truncate);
-  if (!file)
-    return std::move(file).err();
-  if (auto st = (*file)->append(*bytes); !st)
-    return std::move(st).err();
-  if (auto st = (*file)->sync(); !st)
-    return std::move(st).err();
-  if (auto st = fs.sync_dir(codec::parent_dir(backup)); !st)
+  if (auto st = codec::copy_file_durably(fs, path, backup); !st)
     return std::move(st).err();
   return backup;
 }

@@ -1,5 +1,7 @@
 #include "codec/file_system.hpp"
 
+#include <cerrno>
+
 namespace ember::codec {
 
 writable_file::~writable_file() = default;
@@ -23,6 +25,26 @@ result<std::string> read_file(file_system& fs, const std::string& path) {
   }
   buf.resize(got);
   return buf;
+}
+
+status copy_file_durably(file_system& fs, const std::string& from,
+                         const std::string& to) {
+  auto bytes = read_file(fs, from);
+  if (!bytes)
+    return std::move(bytes).err();
+  auto exists = fs.exists(to);
+  if (!exists)
+    return std::move(exists).err();
+  if (*exists)
+    return error{errc::io_error, to + " already exists; retry", EEXIST};
+  auto file = fs.open_writable(to, open_mode::create_truncate);
+  if (!file)
+    return std::move(file).err();
+  if (auto st = (*file)->append(*bytes); !st)
+    return st;
+  if (auto st = (*file)->sync(); !st)
+    return st;
+  return fs.sync_dir(parent_dir(to));
 }
 
 std::string parent_dir(const std::string& path) {

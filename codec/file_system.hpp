@@ -99,6 +99,12 @@ file_system& posix_file_system();
 /// Reads a whole file into memory.
 result<std::string> read_file(file_system& fs, const std::string& path);
 
+/// Copies `from` to the new file `to` (mode 0600; refused if `to` exists)
+/// and makes the copy durable: file and directory fsynced. Used to keep
+/// damaged files aside and backups before a repair.
+status copy_file_durably(file_system& fs, const std::string& from,
+                         const std::string& to);
+
 /// The directory part of a path ("." when there is none).
 std::string parent_dir(const std::string& path);
 

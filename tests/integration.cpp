@@ -17,7 +17,7 @@
 #include "actors/supervisor.hpp"
 #include "codec/recovery.hpp"
 #include "messages/routing.hpp"
-#include "messages/types.hpp"
+#include "tests/actor_test_config.hpp"
 #include "tests/test_support.hpp"
 
 using namespace ember;
@@ -30,11 +30,7 @@ constexpr uint16_t shards = 8;
 constexpr int producers = 16;
 constexpr int writes_each = 10'000;
 
-struct config : caf::actor_system_config {
-  config() {
-    messages::add_message_types(*this);
-  }
-};
+using config = test::actor_config;
 
 // The i-th write of producer p: mixed kinds on the producer's own keys, so
 // the model does not depend on how producers interleave.

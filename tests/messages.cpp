@@ -10,7 +10,7 @@
 
 #include "messages/interfaces.hpp"
 #include "messages/persist_error.hpp"
-#include "messages/types.hpp"
+#include "tests/actor_test_config.hpp"
 #include "tests/random_records.hpp"
 
 using namespace ember;
@@ -18,11 +18,7 @@ using namespace ember::messages;
 
 namespace {
 
-struct config : caf::actor_system_config {
-  config() {
-    messages::add_message_types(*this);
-  }
-};
+using config = test::actor_config;
 
 struct fixture {
   config cfg;

@@ -11,7 +11,7 @@
 
 #include "actors/supervisor.hpp"
 #include "messages/persist_error.hpp"
-#include "messages/types.hpp"
+#include "tests/actor_test_config.hpp"
 #include "tests/test_support.hpp"
 
 using namespace ember;
@@ -20,9 +20,8 @@ namespace rec = ember::codec::rec;
 
 namespace {
 
-struct config : caf::actor_system_config {
+struct config : test::actor_config {
   config() {
-    messages::add_message_types(*this);
     load<caf::io::middleman>();
   }
 };

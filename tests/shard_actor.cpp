@@ -18,7 +18,7 @@
 #include <map>
 #include <set>
 #include "messages/persist_error.hpp"
-#include "messages/types.hpp"
+#include "tests/actor_test_config.hpp"
 #include "tests/test_support.hpp"
 
 using namespace ember;
@@ -27,11 +27,7 @@ namespace rec = ember::codec::rec;
 
 namespace {
 
-struct config : caf::actor_system_config {
-  config() {
-    messages::add_message_types(*this);
-  }
-};
+using config = test::actor_config;
 
 // The shard and supervisor run periodic timers, so the fixture's run()
 // (which also fires timeouts) would never end: `drain` only delivers

@@ -9,7 +9,7 @@
 #include "codec/aof_reader.hpp"
 #include "codec/fault_injection_file_system.hpp"
 #include "messages/persist_error.hpp"
-#include "messages/types.hpp"
+#include "tests/actor_test_config.hpp"
 #include "tests/test_support.hpp"
 
 using namespace ember;
@@ -17,11 +17,7 @@ using namespace ember::messages;
 
 namespace {
 
-struct config : caf::actor_system_config {
-  config() {
-    messages::add_message_types(*this);
-  }
-};
+using config = test::actor_config;
 
 struct ack_log {
   std::vector<std::pair<std::string, uint64_t>> acked; // key, offset
