@@ -1,5 +1,7 @@
 #include "actors/shard_state.hpp"
 
+#include "codec/string_ops.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -190,37 +192,6 @@ caf::error check_request(const messages::mutation& m) {
 
 // -- numbers ------------------------------------------------------------------
 
-/// Redis's string2ll: optional '-', no '+', no leading zeros, no spaces, no
-/// overflow. Stricter than replay's parser, so whatever INCR accepts live
-/// replays to the same number.
-std::optional<int64_t> parse_strict_i64(std::string_view s) {
-  if (s == "0")
-    return 0;
-  bool negative = !s.empty() && s.front() == '-';
-  if (negative)
-    s.remove_prefix(1);
-  if (s.empty() || s.front() < '1' || s.front() > '9')
-    return std::nullopt;
-  uint64_t magnitude = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9')
-      return std::nullopt;
-    auto digit = static_cast<uint64_t>(c - '0');
-    if (magnitude > (std::numeric_limits<uint64_t>::max() - digit) / 10)
-      return std::nullopt;
-    magnitude = magnitude * 10 + digit;
-  }
-  constexpr auto limit = static_cast<uint64_t>(i64_max);
-  if (negative) {
-    if (magnitude > limit + 1)
-      return std::nullopt;
-    return magnitude == limit + 1 ? i64_min : -static_cast<int64_t>(magnitude);
-  }
-  if (magnitude > limit)
-    return std::nullopt;
-  return static_cast<int64_t>(magnitude);
-}
-
 /// Redis's range rules (LRANGE, LTRIM, ZRANGE): negative indexes count from
 /// the end, the result is clamped. Inclusive [first, last], or nothing.
 std::optional<std::pair<size_t, size_t>> redis_range(int64_t start,
@@ -297,34 +268,6 @@ bool is_empty(const T& v) {
 
 bool is_empty(const vector_value& v) {
   return v.elements.empty();
-}
-
-/// BITOP over `src` (missing keys are empty strings); shorter sources are
-/// padded with zero bytes, like Redis and replay.
-std::string bit_operation(uint8_t op, const std::vector<std::string_view>& src) {
-  size_t len = 0;
-  for (auto s : src)
-    len = std::max(len, s.size());
-  std::string out(len, '\0');
-  auto* o = reinterpret_cast<unsigned char*>(out.data());
-  auto byte = [](std::string_view s, size_t i) {
-    return i < s.size() ? static_cast<unsigned char>(s[i]) : 0;
-  };
-  if (op == 3) { // NOT of the single source
-    for (size_t i = 0; i < len; ++i)
-      o[i] = static_cast<unsigned char>(~byte(src[0], i));
-    return out;
-  }
-  if (!src[0].empty()) // a missing key's view has no data pointer
-    std::memcpy(o, src[0].data(), src[0].size());
-  for (size_t k = 1; k < src.size(); ++k)
-    for (size_t i = 0; i < len; ++i) {
-      auto b = byte(src[k], i);
-      o[i] = static_cast<unsigned char>(op == 0   ? o[i] & b
-                                        : op == 1 ? o[i] | b
-                                                  : o[i] ^ b);
-    }
-  return out;
 }
 
 // -- glob matching (Redis's stringmatchlen, without nocase) -------------------
@@ -740,7 +683,7 @@ struct shard_state::writer {
       return wrong_type();
     int64_t current = 0;
     if (str) {
-      auto parsed = parse_strict_i64(*str);
+      auto parsed = codec::parse_i64(*str, codec::int_syntax::redis);
       if (!parsed)
         return not_integer();
       current = *parsed;
@@ -856,7 +799,7 @@ struct shard_state::writer {
       sources.emplace_back(str ? std::string_view{*str} : std::string_view{});
       source_ttl |= s.e && s.e->has_deadline();
     }
-    auto result = bit_operation(r.op, sources);
+    auto result = codec::bit_operation(r.op, sources);
     sources.clear(); // the views may dangle once keys are purged
     for (size_t i = 0; i < r.keys.size(); ++i)
       purge(r.keys[i], slots[i]);
@@ -1107,7 +1050,7 @@ struct shard_state::writer {
     if (h) {
       auto it = h->find(r.field);
       if (it != h->end()) {
-        auto parsed = parse_strict_i64(it->second);
+        auto parsed = codec::parse_i64(it->second, codec::int_syntax::redis);
         if (!parsed)
           return fail(persist_errc::not_integer,
                       "hash value is not an integer");

@@ -1,5 +1,7 @@
 #include "codec/replay.hpp"
 
+#include "codec/string_ops.hpp"
+
 #include <algorithm>
 #include <limits>
 #include <optional>
@@ -21,40 +23,6 @@ constexpr int64_t i64_min = std::numeric_limits<int64_t>::min();
 constexpr uint64_t max_string_size = max_bytes_len;
 
 // -- integers -----------------------------------------------------------------
-
-/// Parses a decimal i64 exactly as the reference's Rust `str::parse::<i64>`
-/// does on replay: one optional '+' or '-', then one or more ASCII digits
-/// (leading zeros allowed), no spaces, no overflow. Replay must agree with
-/// the reference on its files; the live server applies Redis's stricter
-/// rules before a record is ever logged.
-std::optional<int64_t> parse_i64(std::string_view s) {
-  bool negative = !s.empty() && s.front() == '-';
-  if (!s.empty() && (s.front() == '-' || s.front() == '+'))
-    s.remove_prefix(1);
-  if (s.empty())
-    return std::nullopt;
-  uint64_t magnitude = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9')
-      return std::nullopt;
-    auto digit = static_cast<uint64_t>(c - '0');
-    if (magnitude > (std::numeric_limits<uint64_t>::max() - digit) / 10)
-      return std::nullopt;
-    magnitude = magnitude * 10 + digit;
-  }
-  constexpr auto max_positive = static_cast<uint64_t>(i64_max);
-  if (negative) {
-    if (magnitude > max_positive + 1)
-      return std::nullopt;
-    // -(2^63) has no positive i64 counterpart to negate.
-    return magnitude == max_positive + 1
-             ? i64_min
-             : -static_cast<int64_t>(magnitude);
-  }
-  if (magnitude > max_positive)
-    return std::nullopt;
-  return static_cast<int64_t>(magnitude);
-}
 
 int64_t saturating_add(int64_t a, int64_t b) noexcept {
   int64_t out;
@@ -175,7 +143,7 @@ bool add_to_integer(keyspace& ks, const std::string& key, int64_t delta) {
   auto* s = std::get_if<std::string>(&e->val);
   if (!s)
     return false;
-  auto current = parse_i64(*s);
+  auto current = parse_i64(*s, int_syntax::reference);
   int64_t sum;
   if (!current || __builtin_add_overflow(*current, delta, &sum))
     return false;
@@ -217,51 +185,6 @@ It remove_first_n(It first, It last, const std::string& v, uint64_t limit) {
   return out;
 }
 
-/// BITOP over `src` (missing or non-string keys are empty; at least one).
-/// Source by source, so that the loops vectorize: a 512 MiB operand (SETBIT
-/// at the largest offset) takes well under a second.
-std::string bit_operation(uint8_t op,
-                          const std::vector<std::string_view>& src) {
-  size_t len = 0;
-  for (auto s : src)
-    len = std::max(len, s.size());
-  std::string out(len, '\0');
-  auto* o = reinterpret_cast<unsigned char*>(out.data());
-  auto bytes = [](std::string_view s) {
-    return reinterpret_cast<const unsigned char*>(s.data());
-  };
-  switch (op) {
-    case 0: { // AND: shorter sources are padded with 0
-      std::copy(bytes(src[0]), bytes(src[0]) + src[0].size(), o);
-      for (size_t k = 1; k < src.size(); ++k) {
-        auto* s = bytes(src[k]);
-        for (size_t i = 0; i < src[k].size(); ++i)
-          o[i] &= s[i];
-        std::fill(o + src[k].size(), o + len, 0);
-      }
-      break;
-    }
-    case 1: // OR
-    case 2: // XOR
-      for (auto sv : src) {
-        auto* s = bytes(sv);
-        if (op == 1)
-          for (size_t i = 0; i < sv.size(); ++i)
-            o[i] |= s[i];
-        else
-          for (size_t i = 0; i < sv.size(); ++i)
-            o[i] ^= s[i];
-      }
-      break;
-    default: { // NOT of the single source
-      auto* s = bytes(src[0]);
-      for (size_t i = 0; i < len; ++i)
-        o[i] = static_cast<unsigned char>(~s[i]);
-      break;
-    }
-  }
-  return out;
-}
 
 // -- the records --------------------------------------------------------------
 
@@ -492,7 +415,7 @@ struct replayer {
       // Unlike INCR: a missing or non-integer field counts as 0 and the
       // add saturates (reference behaviour).
       auto it = h.find(r.field);
-      int64_t current = it == h.end() ? 0 : parse_i64(it->second).value_or(0);
+      int64_t current = it == h.end() ? 0 : parse_i64(it->second, int_syntax::reference).value_or(0);
       h.insert_or_assign(r.field,
                          std::to_string(saturating_add(current, r.delta)));
     });

@@ -11,6 +11,7 @@
 #include "codec/byte_reader.hpp"
 #include "codec/byte_writer.hpp"
 #include "codec/crc32.hpp"
+#include "codec/string_ops.hpp"
 #include "codec/utf8.hpp"
 
 using namespace ember::codec;
@@ -160,4 +161,29 @@ CAF_TEST(unknown tags are reported as such) {
     CAF_CHECK(!decode_payload(in, r, unknown));
     CAF_CHECK(unknown);
   }
+}
+
+CAF_TEST(integers parse in the reference's and in Redis's syntax) {
+  using ember::codec::int_syntax;
+  using ember::codec::parse_i64;
+  struct row {
+    const char* text;
+    bool reference_ok;
+    bool redis_ok;
+  };
+  for (auto r : {row{"0", true, true}, row{"-5", true, true},
+                 row{"+5", true, false}, row{"007", true, false},
+                 row{"-0", true, false}, row{"9223372036854775807", true, true},
+                 row{"-9223372036854775808", true, true},
+                 row{"9223372036854775808", false, false}, row{"", false, false},
+                 row{" 1", false, false}, row{"1.0", false, false},
+                 row{"-", false, false}}) {
+    CAF_CHECK_EQUAL(parse_i64(r.text, int_syntax::reference).has_value(),
+                    r.reference_ok);
+    CAF_CHECK_EQUAL(parse_i64(r.text, int_syntax::redis).has_value(),
+                    r.redis_ok);
+  }
+  CAF_CHECK_EQUAL(parse_i64("-9223372036854775808", int_syntax::redis).value_or(0),
+                  INT64_MIN);
+  CAF_CHECK_EQUAL(parse_i64("+007", int_syntax::reference).value_or(0), 7);
 }
