@@ -1,5 +1,6 @@
 #include "actors/shard_state.hpp"
 
+#include "codec/list_ops.hpp"
 #include "codec/string_ops.hpp"
 
 #include <algorithm>
@@ -227,24 +228,6 @@ uint64_t magnitude(int64_t count) {
                    : static_cast<uint64_t>(count);
 }
 
-/// Drops up to `limit` elements equal to `v` in [first, last), keeping the
-/// order of the rest, and returns the new end; on reverse iterators it
-/// removes from the tail (LREM with a negative count).
-template <class It>
-It remove_first_n(It first, It last, const std::string& v, uint64_t limit,
-                  uint64_t& removed) {
-  It out = first;
-  for (; first != last; ++first) {
-    if (removed < limit && *first == v) {
-      ++removed;
-      continue;
-    }
-    if (out != first)
-      *out = std::move(*first);
-    ++out;
-  }
-  return out;
-}
 
 /// Redis's score text: %.17g, "inf"/"-inf".
 std::string format_score(double d) {
@@ -977,10 +960,10 @@ struct shard_state::writer {
                                   : magnitude(r.count);
     uint64_t removed = 0;
     if (r.count >= 0) {
-      l->erase(remove_first_n(l->begin(), l->end(), r.value, limit, removed),
+      l->erase(codec::remove_first_n(l->begin(), l->end(), r.value, limit, removed),
                l->end());
     } else {
-      auto kept = remove_first_n(l->rbegin(), l->rend(), r.value, limit,
+      auto kept = codec::remove_first_n(l->rbegin(), l->rend(), r.value, limit,
                                  removed);
       l->erase(l->begin(), kept.base());
     }

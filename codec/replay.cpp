@@ -1,5 +1,6 @@
 #include "codec/replay.hpp"
 
+#include "codec/list_ops.hpp"
 #include "codec/string_ops.hpp"
 
 #include <algorithm>
@@ -166,24 +167,6 @@ bool pop(keyspace& ks, const std::string& key, bool front) {
   });
 }
 
-/// Drops up to `limit` elements equal to `v` in [first, last), keeping the
-/// order of the rest; returns the new end. Works on reverse iterators too,
-/// which is how LREM with a negative count removes from the tail.
-template <class It>
-It remove_first_n(It first, It last, const std::string& v, uint64_t limit) {
-  It out = first;
-  uint64_t removed = 0;
-  for (; first != last; ++first) {
-    if (removed < limit && *first == v) {
-      ++removed;
-      continue;
-    }
-    if (out != first)
-      *out = std::move(*first);
-    ++out;
-  }
-  return out;
-}
 
 
 // -- the records --------------------------------------------------------------
@@ -373,10 +356,13 @@ struct replayer {
     uint64_t limit = r.count == 0 ? std::numeric_limits<uint64_t>::max()
                                   : magnitude(r.count);
     return shrink<list_value>(ks, r.key, [&](list_value& l) {
+      uint64_t removed = 0;
       if (r.count >= 0) {
-        l.erase(remove_first_n(l.begin(), l.end(), r.value, limit), l.end());
+        l.erase(remove_first_n(l.begin(), l.end(), r.value, limit, removed),
+                l.end());
       } else {
-        auto kept = remove_first_n(l.rbegin(), l.rend(), r.value, limit);
+        auto kept
+          = remove_first_n(l.rbegin(), l.rend(), r.value, limit, removed);
         l.erase(l.begin(), kept.base());
       }
     });
