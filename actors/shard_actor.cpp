@@ -109,10 +109,10 @@ void record_save(shard_ptr self, const std::string& status,
 
 // A snapshot is always a rewrite: recovery replays the whole AOF on top of
 // the snapshot, so a new snapshot must come with a fresh AOF holding exactly
-// what was logged after it (codec/rewrite.hpp). Steps: copy the keyspace
+// what was logged after it (codec/rewrite.hpp). Steps: freeze the keyspace
 // and ask the writer for the snapshot point L in the same handler (so the
-// copy holds exactly the records before L); the snapshot actor writes the
-// copy; the writer switches to the fresh AOF and commits both.
+// view holds exactly the records before L); the snapshot actor writes the
+// view; the writer switches to the fresh AOF and commits both.
 caf::result<uint64_t> start_rewrite(shard_ptr self) {
   auto& st = self->state;
   if (auto err = refuse_write(self))
@@ -123,7 +123,9 @@ caf::result<uint64_t> start_rewrite(shard_ptr self) {
                         + ": a snapshot or rewrite is already running; "
                           "retry when it finished");
   auto started = std::chrono::steady_clock::now();
-  auto view = std::make_shared<const codec::keyspace>(st.logic.data());
+  // O(segments): the shard keeps serving, copying a segment only when it
+  // first writes to it while the view is open (codec/keyspace.hpp).
+  auto view = std::make_shared<const codec::keyspace>(st.logic.freeze());
   auto now_ms = codec::unix_now_ms();
   st.info.last_save_pause_us = static_cast<uint64_t>(
     std::chrono::duration_cast<std::chrono::microseconds>(
@@ -142,7 +144,7 @@ caf::result<uint64_t> start_rewrite(shard_ptr self) {
       [=](uint64_t offset) mutable {
         self
           ->request(self->state.snapshotter, caf::infinite,
-                    snapshot_atom::value, view, now_ms)
+                    snapshot_atom::value, std::move(view), now_ms)
           .then(
             [=](uint64_t entries, uint64_t bytes, uint64_t) mutable {
               self->request(writer, caf::infinite, rewrite_atom::value, offset)

@@ -14,7 +14,6 @@
 #include <utility>
 
 #include "codec/format.hpp"
-#include "codec/utf8.hpp"
 #include "messages/persist_error.hpp"
 
 // Why the logging rules of shard_state.hpp are enough for recovery to agree.
@@ -109,72 +108,6 @@ caf::error string_too_long() {
 /// every kind (and any new field) is covered: UTF-8 where the format wants
 /// it, the 512 MiB and count limits, the BITOP op. Durations are not checked
 /// here: negative EXPIRE times are valid requests (they delete the key).
-struct request_checker {
-  caf::error err;
-
-  void set(persist_errc code, const char* name, const std::string& what) {
-    if (!err)
-      err = fail(code, std::string{name} + " " + what);
-  }
-  void length(const char* n, size_t len) {
-    if (len > codec::max_bytes_len)
-      set(persist_errc::too_large, n, "is longer than the 512 MiB limit");
-  }
-  void count(const char* n, size_t c) {
-    if (c > codec::max_collection_count)
-      set(persist_errc::too_large, n, "has more than 100000000 elements");
-  }
-  void str(const char* n, const std::string& s) {
-    length(n, s.size());
-    if (!codec::valid_utf8(s))
-      set(persist_errc::invalid_utf8, n, "is not valid UTF-8");
-  }
-  void bytes(const char* n, const std::string& s) {
-    length(n, s.size());
-  }
-  void i64(const char*, int64_t) {
-  }
-  void duration(const char*, int64_t) {
-  }
-  void u8(const char*, uint8_t) {
-  }
-  void u32(const char*, uint32_t) {
-  }
-  void flag(const char*, bool) {
-  }
-  void bitop(const char* n, uint8_t op) {
-    if (op > 3)
-      set(persist_errc::syntax_error, n,
-          "must be 0 (AND), 1 (OR), 2 (XOR) or 3 (NOT)");
-  }
-  void strs(const char* n, const std::vector<std::string>& v) {
-    count(n, v.size());
-    for (auto& s : v)
-      str(n, s);
-  }
-  void bytes_list(const char* n, const std::vector<std::string>& v) {
-    count(n, v.size());
-    for (auto& s : v)
-      bytes(n, s);
-  }
-  void scored(const char* n, const std::vector<codec::scored_member>& v) {
-    count(n, v.size());
-    for (auto& m : v)
-      str(n, m.member);
-  }
-  void pairs(const char* n, const std::vector<codec::field_value>& v) {
-    count(n, v.size());
-    for (auto& p : v) {
-      str(n, p.field);
-      bytes(n, p.value);
-    }
-  }
-  void floats(const char* n, const std::vector<float>& v) {
-    if (v.size() > codec::max_vector_dims)
-      set(persist_errc::too_large, n, "has more than 65536 dimensions");
-  }
-};
-
 caf::error check_request(const messages::mutation& m) {
   auto tag = codec::tag_of(m.record);
   if (!codec::tag_supported(tag))
@@ -186,9 +119,18 @@ caf::error check_request(const messages::mutation& m) {
   if ((m.flags & messages::flag_nx) && (m.flags & messages::flag_xx))
     return fail(persist_errc::syntax_error, "NX and XX options at the same "
                                             "time are not compatible");
-  request_checker c;
-  std::visit([&](const auto& x) { x.describe(c, x); }, m.record);
-  return std::move(c.err);
+  auto problem = codec::check_fields(m.record, true);
+  switch (problem.kind) {
+    case codec::field_problem::none:
+      return {};
+    case codec::field_problem::too_large:
+      return fail(persist_errc::too_large, problem.text);
+    case codec::field_problem::invalid_utf8:
+      return fail(persist_errc::invalid_utf8, problem.text);
+    case codec::field_problem::bad_value:
+      break;
+  }
+  return fail(persist_errc::syntax_error, problem.text);
 }
 
 // -- numbers ------------------------------------------------------------------
@@ -359,14 +301,14 @@ struct shard_state::writer {
 
   // -- keyspace primitives (keep the deadline index in step) -----------------
 
+  /// For writing: the entry (if any) is private to the live keyspace.
   slot find(const std::string& key) {
-    auto& map = self.ks_.entries();
-    auto it = map.find(key);
-    if (it == map.end())
+    auto* e = self.ks_.find(key);
+    if (!e)
       return {};
-    if (expired(it->second, now))
+    if (expired(*e, now))
       return {nullptr, true};
-    return {&it->second, false};
+    return {e, false};
   }
 
   entry& put(const std::string& key, entry e) {
@@ -380,7 +322,7 @@ struct shard_state::writer {
   bool remove(const std::string& key) {
     if (!self.ttl_keys_.empty())
       self.ttl_keys_.erase(key);
-    return self.ks_.entries().erase(key) > 0;
+    return self.ks_.erase(key);
   }
 
   void set_deadline(const std::string& key, entry& e, int64_t deadline) {
@@ -405,6 +347,25 @@ struct shard_state::writer {
   static bool as(const slot& s, T*& out) {
     out = s.e ? std::get_if<T>(&s.e->val) : nullptr;
     return !s.e || out;
+  }
+
+  template <class T>
+  struct opened {
+    slot s;
+    T* value; ///< nullptr when the key is absent (or was expired)
+    bool ok;  ///< false: the key holds another type (nothing changed)
+  };
+
+  /// find + type check + lazy expiry, for handlers with no other check
+  /// between them: an expired key is purged (and its DEL logged) only once
+  /// the type fits.
+  template <class T>
+  opened<T> open(const std::string& key) {
+    opened<T> o{find(key), nullptr, false};
+    o.ok = as(o.s, o.value);
+    if (o.ok)
+      purge(key, o.s);
+    return o;
   }
 
   /// The existing value, or a new empty T at `key` (the caller purged).
@@ -813,14 +774,11 @@ struct shard_state::writer {
     if (src.e->has_deadline() && (dst.e || dst.expired))
       log_del(r.newkey); // replay may have deleted the source already
     // Move the node: value and deadline travel without a copy.
-    auto& map = self.ks_.entries();
     bool ttl = src.e->has_deadline();
     remove(r.newkey);
     if (ttl)
       self.ttl_keys_.erase(r.key);
-    auto node = map.extract(r.key);
-    node.key() = r.newkey;
-    map.insert(std::move(node));
+    self.ks_.rename(r.key, r.newkey);
     if (ttl)
       self.ttl_keys_.insert(r.newkey);
     log.push_back(std::move(r));
@@ -850,11 +808,9 @@ struct shard_state::writer {
   caf::expected<reply> push(Rec&& r, bool front, const char* command) {
     if (r.values.empty())
       return wrong_args(command);
-    auto s = find(r.key);
-    list_value* l;
-    if (!as(s, l))
+    auto [s, l, ok] = open<list_value>(r.key);
+    if (!ok)
       return wrong_type();
-    purge(r.key, s);
     auto& target = obtain(r.key, l);
     for (auto& v : r.values)
       front ? target.push_front(v) : target.push_back(v);
@@ -872,11 +828,9 @@ struct shard_state::writer {
 
   template <class Rec>
   caf::expected<reply> pop(Rec&& r, bool front) {
-    auto s = find(r.key);
-    list_value* l;
-    if (!as(s, l))
+    auto [s, l, ok] = open<list_value>(r.key);
+    if (!ok)
       return wrong_type();
-    purge(r.key, s);
     if (!l || l->empty())
       return reply::none();
     std::string v = std::move(front ? l->front() : l->back());
@@ -909,11 +863,9 @@ struct shard_state::writer {
   }
 
   caf::expected<reply> operator()(rec::ltrim&& r) {
-    auto s = find(r.key);
-    list_value* l;
-    if (!as(s, l))
+    auto [s, l, ok] = open<list_value>(r.key);
+    if (!ok)
       return wrong_type();
-    purge(r.key, s);
     if (!l)
       return reply::ok();
     auto range = redis_range(r.start, r.stop, l->size());
@@ -932,11 +884,9 @@ struct shard_state::writer {
   }
 
   caf::expected<reply> operator()(rec::linsert&& r) {
-    auto s = find(r.key);
-    list_value* l;
-    if (!as(s, l))
+    auto [s, l, ok] = open<list_value>(r.key);
+    if (!ok)
       return wrong_type();
-    purge(r.key, s);
     if (!l)
       return reply::of(int64_t{0});
     auto pos = std::find(l->begin(), l->end(), r.pivot);
@@ -949,11 +899,9 @@ struct shard_state::writer {
   }
 
   caf::expected<reply> operator()(rec::lrem&& r) {
-    auto s = find(r.key);
-    list_value* l;
-    if (!as(s, l))
+    auto [s, l, ok] = open<list_value>(r.key);
+    if (!ok)
       return wrong_type();
-    purge(r.key, s);
     if (!l)
       return reply::of(int64_t{0});
     uint64_t limit = r.count == 0 ? std::numeric_limits<uint64_t>::max()
@@ -982,11 +930,9 @@ struct shard_state::writer {
     for (auto& m : r.members)
       if (std::isnan(m.score))
         return fail(persist_errc::not_float, "value is not a valid float");
-    auto s = find(r.key);
-    sorted_set* z;
-    if (!as(s, z))
+    auto [s, z, ok] = open<sorted_set>(r.key);
+    if (!ok)
       return wrong_type();
-    purge(r.key, s);
     auto& target = obtain(r.key, z);
     int64_t added = 0;
     bool changed = false;
@@ -1003,11 +949,9 @@ struct shard_state::writer {
   caf::expected<reply> operator()(rec::hset&& r) {
     if (r.fields.empty())
       return wrong_args("hset");
-    auto s = find(r.key);
-    hash_value* h;
-    if (!as(s, h))
+    auto [s, h, ok] = open<hash_value>(r.key);
+    if (!ok)
       return wrong_type();
-    purge(r.key, s);
     auto& target = obtain(r.key, h);
     int64_t added = 0;
     bool changed = false;
@@ -1052,11 +996,9 @@ struct shard_state::writer {
   caf::expected<reply> operator()(rec::sadd&& r) {
     if (r.members.empty())
       return wrong_args("sadd");
-    auto s = find(r.key);
-    set_value* set;
-    if (!as(s, set))
+    auto [s, set, ok] = open<set_value>(r.key);
+    if (!ok)
       return wrong_type();
-    purge(r.key, s);
     auto& target = obtain(r.key, set);
     int64_t added = 0;
     for (auto& m : r.members)
@@ -1073,11 +1015,9 @@ struct shard_state::writer {
                                     const char* command, Erase erase) {
     if (items.empty())
       return wrong_args(command);
-    auto s = find(r.key);
-    T* v;
-    if (!as(s, v))
+    auto [s, v, ok] = open<T>(r.key);
+    if (!ok)
       return wrong_type();
-    purge(r.key, s);
     if (!v)
       return reply::of(int64_t{0});
     int64_t removed = 0;
@@ -1159,11 +1099,9 @@ struct shard_state::writer {
   }
 
   caf::expected<reply> operator()(rec::vrem&& r) {
-    auto s = find(r.key);
-    vector_value* v;
-    if (!as(s, v))
+    auto [s, v, ok] = open<vector_value>(r.key);
+    if (!ok)
       return wrong_type();
-    purge(r.key, s);
     if (!v)
       return reply::of(int64_t{0});
     auto& els = v->elements;
@@ -1201,11 +1139,8 @@ struct shard_state::reader {
   int64_t now;
 
   const entry* find(const std::string& key) const {
-    auto& map = self.ks_.entries();
-    auto it = map.find(key);
-    if (it == map.end() || self.expired(it->second, now))
-      return nullptr;
-    return &it->second;
+    auto* e = self.ks_.find(key);
+    return e && !self.expired(*e, now) ? e : nullptr;
   }
 
   /// Like writer::as: nullptr for a missing key, false for another type.
@@ -1425,9 +1360,10 @@ struct shard_state::reader {
 
   caf::expected<reply> operator()(const messages::q::keys& x) const {
     std::vector<std::string> out;
-    for (auto& [key, e] : self.ks_.entries())
+    self.ks_.for_each([&](const std::string& key, const entry& e) {
       if (!self.expired(e, now) && glob_match(x.pattern, key))
         out.push_back(key);
+    });
     std::sort(out.begin(), out.end());
     return strings(std::move(out));
   }
@@ -1446,13 +1382,13 @@ struct shard_state::reader {
     if (x.count == 0)
       return fail(persist_errc::syntax_error, "syntax error");
     std::vector<std::pair<uint64_t, const std::string*>> candidates;
-    for (auto& [key, e] : self.ks_.entries()) {
+    self.ks_.for_each([&](const std::string& key, const entry& e) {
       if (self.expired(e, now))
-        continue;
+        return;
       auto h = scan_hash(key);
       if (h >= x.cursor)
         candidates.emplace_back(h, &key);
-    }
+    });
     uint64_t next = 0;
     if (candidates.size() > x.count) {
       auto nth = candidates.begin() + static_cast<ptrdiff_t>(x.count - 1);
@@ -1499,9 +1435,10 @@ size_t shard_state::expire_sample(int64_t now_ms, size_t max_keys,
   // Like Redis's dictGetSomeKeys: walk the buckets of the deadline index
   // from a random one, at most 10 buckets per wanted key.
   std::vector<std::string> victims;
+  const auto& ks = ks_; // looking must not unshare segments
   auto inspect = [&](const std::string& key) {
-    auto it = ks_.entries().find(key);
-    if (it != ks_.entries().end() && expired(it->second, now_ms))
+    auto* e = ks.find(key);
+    if (e && expired(*e, now_ms))
       victims.push_back(key);
   };
   if (ttl_keys_.size() <= max_keys) {
@@ -1529,28 +1466,29 @@ size_t shard_state::expire_sample(int64_t now_ms, size_t max_keys,
 void shard_state::load(codec::keyspace&& ks) {
   ks_ = std::move(ks);
   ttl_keys_.clear();
-  for (auto& [key, e] : ks_.entries())
+  ks_.for_each([this](const std::string& key, const entry& e) {
     if (e.has_deadline())
       ttl_keys_.insert(key);
+  });
 }
 
 size_t shard_state::dbsize(int64_t now_ms) const {
   size_t expired_keys = 0;
   for (auto& key : ttl_keys_) {
-    auto it = ks_.entries().find(key);
-    expired_keys += it != ks_.entries().end() && expired(it->second, now_ms);
+    auto* e = ks_.find(key);
+    expired_keys += e && expired(*e, now_ms);
   }
   return ks_.size() - expired_keys;
 }
 
 bool shard_state::consistent() const {
   size_t with_deadline = 0;
-  for (auto& [key, e] : ks_.entries()) {
-    if (e.has_deadline() != (ttl_keys_.count(key) > 0))
-      return false;
+  bool ok = true;
+  ks_.for_each([&](const std::string& key, const entry& e) {
+    ok = ok && e.has_deadline() == (ttl_keys_.count(key) > 0);
     with_deadline += e.has_deadline();
-  }
-  return with_deadline == ttl_keys_.size();
+  });
+  return ok && with_deadline == ttl_keys_.size();
 }
 
 } // namespace ember::actors

@@ -71,6 +71,12 @@ public:
     return ks_;
   }
 
+  /// A point-in-time, read-only view of the keyspace for a snapshot; costs
+  /// O(segments), see codec::keyspace::freeze().
+  codec::keyspace freeze() {
+    return ks_.freeze();
+  }
+
   /// Replaces the whole state (after recovery).
   void load(codec::keyspace&& ks);
 

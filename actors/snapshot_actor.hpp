@@ -2,7 +2,7 @@
 //
 //   (snapshot_atom, view, now_ms) -> (entries, bytes, duration_us)
 //
-// `view` is an immutable copy of the keyspace taken by the shard at the
+// `view` is a frozen view of the keyspace (keyspace::freeze()) taken at the
 // moment the snapshot was requested, so the shard keeps serving while the
 // snapshot is written. The snapshot goes to shard-N.snap.tmp, fsynced; the
 // shard then asks its writer to switch AOFs, which commits the pair (see

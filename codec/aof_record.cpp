@@ -171,20 +171,23 @@ struct decoder {
 
 // -- validation ---------------------------------------------------------------
 
+// Walks a record's fields (R::describe) and keeps the first problem.
 struct validator {
-  std::string problem;
-  void fail(const char* n, const std::string& what) {
-    if (problem.empty())
-      problem = std::string{n} + " " + what;
+  bool allow_negative_durations = false;
+  field_problem problem;
+
+  void fail(field_problem::kind_t kind, const char* n, const char* what) {
+    if (!problem)
+      problem = {kind, std::string{n} + " " + what};
   }
   void check_len(const char* n, size_t len) {
     if (len > max_bytes_len)
-      fail(n, "is longer than the 512 MiB limit");
+      fail(field_problem::too_large, n, "is longer than the 512 MiB limit");
   }
   void str(const char* n, const std::string& s) {
     check_len(n, s.size());
     if (!valid_utf8(s))
-      fail(n, "is not valid UTF-8");
+      fail(field_problem::invalid_utf8, n, "is not valid UTF-8");
   }
   void bytes(const char* n, const std::string& s) {
     check_len(n, s.size());
@@ -192,14 +195,15 @@ struct validator {
   void i64(const char*, int64_t) {
   }
   void duration(const char* n, int64_t v) {
-    if (v < 0)
-      fail(n, "must not be negative");
+    if (v < 0 && !allow_negative_durations)
+      fail(field_problem::bad_value, n, "must not be negative");
   }
   void u8(const char*, uint8_t) {
   }
   void bitop(const char* n, uint8_t v) {
     if (v > 3)
-      fail(n, "must be 0 (AND), 1 (OR), 2 (XOR) or 3 (NOT)");
+      fail(field_problem::bad_value, n,
+           "must be 0 (AND), 1 (OR), 2 (XOR) or 3 (NOT)");
   }
   void flag(const char*, bool) {
   }
@@ -207,7 +211,7 @@ struct validator {
   }
   void count(const char* n, size_t c) {
     if (c > max_collection_count)
-      fail(n, "has more than 100000000 elements");
+      fail(field_problem::too_large, n, "has more than 100000000 elements");
   }
   void strs(const char* n, const std::vector<std::string>& v) {
     count(n, v.size());
@@ -233,7 +237,7 @@ struct validator {
   }
   void floats(const char* n, const std::vector<float>& v) {
     if (v.size() > max_vector_dims)
-      fail(n, "has more than 65536 dimensions");
+      fail(field_problem::too_large, n, "has more than 65536 dimensions");
   }
 };
 
@@ -327,11 +331,15 @@ std::string validate(const aof_record& r) {
   auto tag = tag_of(r);
   if (!tag_supported(tag))
     return unsupported_kind(tag);
-  validator v;
-  std::visit([&](const auto& x) { x.describe(v, x); }, r);
-  if (!v.problem.empty())
-    return std::string{op_name(tag)} + ": " + v.problem;
+  if (auto problem = check_fields(r, false))
+    return std::string{op_name(tag)} + ": " + problem.text;
   return {};
+}
+
+field_problem check_fields(const aof_record& r, bool allow_negative_durations) {
+  validator v{allow_negative_durations, {}};
+  std::visit([&](const auto& x) { x.describe(v, x); }, r);
+  return std::move(v.problem);
 }
 
 bool decode_payload(byte_reader& in, aof_record& out, bool& unknown_tag) {

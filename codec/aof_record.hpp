@@ -485,6 +485,27 @@ void encode_payload(std::string& out, const aof_record& r);
 /// Appends a whole v2 record: tag + payload + crc32(tag + payload).
 void encode_record(std::string& out, const aof_record& r);
 
+/// The first problem found in a record's fields (check_fields()).
+struct field_problem {
+  enum kind_t : uint8_t {
+    none,
+    too_large,    ///< a field over 512 MiB, a collection over 100 M elements
+    invalid_utf8, ///< a key, member or field name that is not UTF-8
+    bad_value,    ///< a negative duration, a BITOP op > 3
+  };
+  kind_t kind = none;
+  std::string text; ///< "<field> <what is wrong>"
+
+  explicit operator bool() const noexcept {
+    return kind != none;
+  }
+};
+
+/// Checks field limits and encodings (not whether the kind is supported).
+/// `allow_negative_durations`: live requests use -1 for "no TTL"; records
+/// in files never hold a negative duration.
+field_problem check_fields(const aof_record& r, bool allow_negative_durations);
+
 /// Checks what a reader would reject (invalid UTF-8, negative durations,
 /// BITOP op > 3, oversized fields, unsupported optional kinds) so that a
 /// writer never produces an unreadable record. Returns "" when valid.

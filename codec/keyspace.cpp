@@ -212,45 +212,254 @@ bool operator==(const vector_value& a, const vector_value& b) {
 
 // -- keyspace -----------------------------------------------------------------
 
-entry* keyspace::find(std::string_view key) {
-  // std::unordered_map has no heterogeneous lookup before C++20.
-  auto it = map_.find(std::string{key});
-  return it == map_.end() ? nullptr : &it->second;
+namespace {
+
+// Epochs are unique across all keyspaces, so a segment's epoch says which
+// keyspace (and which freeze() generation of it) owns it privately.
+uint64_t next_epoch() noexcept {
+  static std::atomic<uint64_t> counter{1};
+  return counter.fetch_add(1, std::memory_order_relaxed);
 }
 
-const entry* keyspace::find(std::string_view key) const {
-  auto it = map_.find(std::string{key});
-  return it == map_.end() ? nullptr : &it->second;
+} // namespace
+
+struct keyspace::view_token {
+  std::shared_ptr<std::atomic<bool>> open;
+  ~view_token() {
+    // The holder released its segments before this runs (release()), so
+    // this store publishes that the view has stopped reading them.
+    if (open)
+      open->store(false, std::memory_order_release);
+  }
+};
+
+keyspace::keyspace() : epoch_(next_epoch()) {
+}
+
+keyspace::keyspace(const keyspace& other) : keyspace() {
+  *this = other;
+}
+
+keyspace& keyspace::operator=(const keyspace& other) {
+  if (this == &other)
+    return *this;
+  release();
+  epoch_ = next_epoch();
+  is_view_ = false;
+  if (!other.segs_.empty()) {
+    segs_.resize(segment_count);
+    for (size_t i = 0; i < segment_count; ++i)
+      if (auto& seg = other.segs_[i]; seg && !seg->map.empty())
+        segs_[i] = std::make_shared<segment>(segment{seg->map, epoch_});
+  }
+  size_ = other.size_;
+  return *this;
+}
+
+keyspace::keyspace(keyspace&& other) noexcept
+  : segs_(std::move(other.segs_)),
+    size_(other.size_),
+    epoch_(other.epoch_),
+    is_view_(other.is_view_),
+    views_(std::move(other.views_)),
+    token_(std::move(other.token_)) {
+  other.segs_.clear();
+  other.size_ = 0;
+  other.epoch_ = next_epoch();
+  other.is_view_ = false;
+}
+
+keyspace& keyspace::operator=(keyspace&& other) noexcept {
+  if (this == &other)
+    return *this;
+  release();
+  segs_ = std::move(other.segs_);
+  size_ = other.size_;
+  epoch_ = other.epoch_;
+  is_view_ = other.is_view_;
+  views_ = std::move(other.views_);
+  token_ = std::move(other.token_);
+  other.segs_.clear();
+  other.size_ = 0;
+  other.epoch_ = next_epoch();
+  other.is_view_ = false;
+  return *this;
+}
+
+keyspace::~keyspace() {
+  release();
+}
+
+void keyspace::release() noexcept {
+  // Segments first, then the token: see view_token.
+  segs_.clear();
+  size_ = 0;
+  token_.reset();
+}
+
+keyspace keyspace::freeze() {
+  keyspace view;
+  view.segs_ = segs_;
+  view.size_ = size_;
+  view.is_view_ = true;
+  if (is_view_) {
+    view.token_ = token_; // still shares the same live keyspace's segments
+  } else {
+    auto flag = std::make_shared<std::atomic<bool>>(true);
+    view.token_ = std::make_shared<view_token>();
+    view.token_->open = flag;
+    views_.push_back(std::move(flag));
+  }
+  // Every segment now belongs to an older epoch: the next write to one
+  // clones it while the view is open.
+  epoch_ = next_epoch();
+  return view;
+}
+
+bool keyspace::has_open_views() {
+  views_.erase(std::remove_if(views_.begin(), views_.end(),
+                              [](const auto& flag) {
+                                return !flag->load(std::memory_order_acquire);
+                              }),
+               views_.end());
+  return !views_.empty();
+}
+
+size_t keyspace::segment_of(const std::string& key) noexcept {
+  // High bits: the segment's own hash table uses the value modulo a prime.
+  return (std::hash<std::string>{}(key) >> 20) & (segment_count - 1);
+}
+
+keyspace::segment* keyspace::seg_at(size_t index) const noexcept {
+  return segs_.empty() ? nullptr : segs_[index].get();
+}
+
+keyspace::segment& keyspace::writable(size_t index) {
+  if (segs_.empty())
+    segs_.resize(segment_count); // allocated on first write
+  auto& seg = segs_[index];
+  if (!seg) {
+    seg = std::make_shared<segment>();
+    seg->epoch = epoch_;
+  } else if (seg->epoch != epoch_) {
+    if (is_view_ || has_open_views())
+      seg = std::make_shared<segment>(segment{seg->map, epoch_});
+    else
+      seg->epoch = epoch_; // every view is gone: ours alone again
+  }
+  return *seg;
+}
+
+const entry* keyspace::find(const std::string& key) const {
+  auto* seg = seg_at(segment_of(key));
+  if (!seg)
+    return nullptr;
+  auto it = seg->map.find(key);
+  return it == seg->map.end() ? nullptr : &it->second;
+}
+
+entry* keyspace::find(const std::string& key) {
+  auto idx = segment_of(key);
+  auto* seg = seg_at(idx);
+  if (!seg)
+    return nullptr;
+  auto it = seg->map.find(key);
+  if (it == seg->map.end())
+    return nullptr; // a miss must not clone anything
+  if (seg->epoch != epoch_) {
+    auto& map = writable(idx).map;
+    if (&map != &seg->map)
+      it = map.find(key); // cloned
+  }
+  return &it->second;
+}
+
+std::pair<entry*, bool> keyspace::try_emplace(const std::string& key) {
+  auto [it, inserted] = writable(segment_of(key)).map.try_emplace(key);
+  size_ += inserted;
+  return {&it->second, inserted};
 }
 
 entry& keyspace::put(std::string key, entry e) {
-  return map_.insert_or_assign(std::move(key), std::move(e)).first->second;
+  auto& map = writable(segment_of(key)).map;
+  auto [it, inserted] = map.insert_or_assign(std::move(key), std::move(e));
+  size_ += inserted;
+  return it->second;
 }
 
-bool keyspace::erase(std::string_view key) {
-  return map_.erase(std::string{key}) > 0;
+bool keyspace::erase(const std::string& key) {
+  auto idx = segment_of(key);
+  auto* seg = seg_at(idx);
+  if (!seg || seg->map.count(key) == 0)
+    return false;
+  writable(idx).map.erase(key);
+  --size_;
+  return true;
+}
+
+bool keyspace::rename(const std::string& from, const std::string& to) {
+  auto from_idx = segment_of(from);
+  auto* seg = seg_at(from_idx);
+  if (!seg || seg->map.count(from) == 0)
+    return false;
+  if (from == to)
+    return true;
+  erase(to);
+  auto node = writable(from_idx).map.extract(from);
+  node.key() = to;
+  writable(segment_of(to)).map.insert(std::move(node));
+  return true;
 }
 
 size_t keyspace::remove_expired(int64_t now_ms) {
+  auto due = [now_ms](const entry& e) {
+    return e.has_deadline() && e.deadline_ms <= now_ms;
+  };
   size_t removed = 0;
-  for (auto it = map_.begin(); it != map_.end();) {
-    if (it->second.has_deadline() && it->second.deadline_ms <= now_ms) {
-      it = map_.erase(it);
-      ++removed;
-    } else {
-      ++it;
+  for (size_t i = 0; i < segs_.size(); ++i) {
+    auto* seg = segs_[i].get();
+    if (!seg
+        || std::none_of(seg->map.begin(), seg->map.end(),
+                        [&](const auto& kv) { return due(kv.second); }))
+      continue; // untouched segments stay shared
+    auto& map = writable(i).map;
+    for (auto it = map.begin(); it != map.end();) {
+      if (due(it->second)) {
+        it = map.erase(it);
+        ++removed;
+      } else {
+        ++it;
+      }
     }
   }
+  size_ -= removed;
   return removed;
+}
+
+void keyspace::clear() noexcept {
+  segs_.clear();
+  size_ = 0;
 }
 
 std::vector<std::string> keyspace::sorted_keys() const {
   std::vector<std::string> out;
-  out.reserve(map_.size());
-  for (auto& kv : map_)
-    out.push_back(kv.first);
+  out.reserve(size_);
+  for_each([&](const std::string& key, const entry&) { out.push_back(key); });
   std::sort(out.begin(), out.end());
   return out;
+}
+
+bool operator==(const keyspace& a, const keyspace& b) {
+  if (a.size() != b.size())
+    return false;
+  bool same = true;
+  a.for_each([&](const std::string& key, const entry& e) {
+    if (same) {
+      auto* other = b.find(key);
+      same = other && *other == e;
+    }
+  });
+  return same;
 }
 
 // -- conversions --------------------------------------------------------------

@@ -9,12 +9,15 @@
 // (recovery drops expired keys once, at the end, like the reference; the
 // shard actor expires lazily on access and by sampling).
 //
-// Not thread-safe; one owner (the shard actor).
+// One owner at a time (the shard actor); views from keyspace::freeze() may
+// be read on another thread (see keyspace).
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <atomic>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -119,12 +122,51 @@ struct entry {
   }
 };
 
+/// The keys of one shard, with copy-on-write point-in-time views.
+///
+/// Storage is split into `segment_count` hash segments, each held by a
+/// shared pointer. freeze() hands out a view that shares every segment and
+/// costs O(segment_count), not O(keys): that is what lets a shard keep
+/// serving while a snapshot of it is written. A segment shared with an open
+/// view is never modified: the first write to it clones the segment (keys
+/// and values, ~1/segment_count of the data) and works on the clone. Once
+/// every view is gone, writes work in place again.
+///
+/// Confinement: a keyspace and each view are owned by one thread at a time
+/// (the shard actor; the snapshot actor for a view). Views may be read and
+/// destroyed on another thread than the keyspace they came from: shared
+/// segments are only ever read, and a view's destruction is published with
+/// release/acquire ordering before its segments count as private again.
 class keyspace {
 public:
   using map_type = std::unordered_map<std::string, entry>;
 
-  entry* find(std::string_view key);
-  const entry* find(std::string_view key) const;
+  /// Power of two. 1024 segments: freeze() copies 1024 pointers; the first
+  /// write to a frozen segment copies about 1/1024 of the keys.
+  static constexpr size_t segment_count = 1024;
+
+  keyspace();
+  /// A deep, independent copy (O(keys)); freeze() is the cheap way.
+  keyspace(const keyspace& other);
+  keyspace& operator=(const keyspace& other);
+  keyspace(keyspace&& other) noexcept;
+  keyspace& operator=(keyspace&& other) noexcept;
+  ~keyspace();
+
+  /// A read-only point-in-time view sharing this keyspace's storage:
+  /// later writes to either side do not show in the other. O(segments).
+  keyspace freeze();
+
+  /// Whether some view taken by freeze() is still alive (tests, stats).
+  bool has_open_views();
+
+  const entry* find(const std::string& key) const;
+  /// For writing: the entry is private to this keyspace (its segment is
+  /// cloned first if a view shares it).
+  entry* find(const std::string& key);
+
+  /// The entry for `key`, value-initialized if missing; second: inserted.
+  std::pair<entry*, bool> try_emplace(const std::string& key);
 
   /// Inserts or replaces.
   entry& put(std::string key, entry e);
@@ -133,47 +175,66 @@ public:
   /// is missing. Returns nullptr if the key holds another type.
   template <class T>
   T* get_or_create(const std::string& key) {
-    auto [it, inserted] = map_.try_emplace(key);
+    auto [e, inserted] = try_emplace(key);
     if (inserted)
-      it->second.val.emplace<T>();
-    return std::get_if<T>(&it->second.val);
+      e->val.emplace<T>();
+    return std::get_if<T>(&e->val);
   }
 
   /// True if the key existed.
-  bool erase(std::string_view key);
+  bool erase(const std::string& key);
+
+  /// Moves `from`'s value and deadline to `to` (replacing what `to` held)
+  /// without copying the value; false (and no change) if `from` is missing.
+  bool rename(const std::string& from, const std::string& to);
 
   /// Removes every key whose deadline is <= now_ms; returns how many.
   size_t remove_expired(int64_t now_ms);
 
   size_t size() const noexcept {
-    return map_.size();
+    return size_;
   }
   bool empty() const noexcept {
-    return map_.empty();
+    return size_ == 0;
   }
-  void clear() noexcept {
-    map_.clear();
-  }
-  void reserve(size_t n) {
-    map_.reserve(n);
-  }
+  /// Drops every key (views keep theirs).
+  void clear() noexcept;
 
-  const map_type& entries() const noexcept {
-    return map_;
-  }
-  map_type& entries() noexcept {
-    return map_;
+  /// Calls f(const std::string& key, const entry& e) for every key, in
+  /// segment order (unspecified but stable while nothing changes).
+  template <class F>
+  void for_each(F&& f) const {
+    for (auto& seg : segs_)
+      if (seg)
+        for (auto& [key, e] : seg->map)
+          f(key, e);
   }
 
   /// Keys in byte order (for listings and tests).
   std::vector<std::string> sorted_keys() const;
 
-  friend bool operator==(const keyspace& a, const keyspace& b) {
-    return a.map_ == b.map_;
-  }
+  friend bool operator==(const keyspace& a, const keyspace& b);
 
 private:
-  map_type map_;
+  struct segment {
+    map_type map;
+    uint64_t epoch = 0; ///< the keyspace epoch that owns it privately
+  };
+  struct view_token; // closes a view's flag when its last holder goes
+
+  static size_t segment_of(const std::string& key) noexcept;
+  segment* seg_at(size_t index) const noexcept; ///< nullptr if none yet
+  segment& writable(size_t index);
+  void release() noexcept;
+
+  std::vector<std::shared_ptr<segment>> segs_;
+  size_t size_ = 0;
+  uint64_t epoch_;      ///< unique per keyspace and per freeze()
+  bool is_view_ = false; ///< all shared segments belong to someone else
+  /// Live side: one flag per view handed out (true while it is alive).
+  std::vector<std::shared_ptr<std::atomic<bool>>> views_;
+  /// View side: held by this view (and views of it).
+  std::shared_ptr<view_token> token_;
 };
 
 /// The deadline for a relative TTL captured at `now_ms`: no_deadline for a

@@ -55,16 +55,12 @@ std::optional<size_t> resolve_index(int64_t index, size_t size) noexcept {
 
 // -- lookups ------------------------------------------------------------------
 
-// Records hold std::string keys: look them up directly instead of through
-// keyspace::find(string_view), which must build a temporary string.
 entry* lookup(keyspace& ks, const std::string& key) {
-  auto& map = ks.entries();
-  auto it = map.find(key);
-  return it == map.end() ? nullptr : &it->second;
+  return ks.find(key);
 }
 
 void drop_key(keyspace& ks, const std::string& key) {
-  ks.entries().erase(key);
+  ks.erase(key);
 }
 
 // -- generic update helpers ---------------------------------------------------
@@ -283,15 +279,7 @@ struct replayer {
   }
 
   bool operator()(const rec::rename& r) {
-    auto& map = ks.entries();
-    auto it = map.find(r.key);
-    if (it == map.end() || r.key == r.newkey)
-      return true;
-    // Moves the node: value and TTL travel without a copy.
-    auto node = map.extract(it);
-    node.key() = r.newkey;
-    map.erase(r.newkey);
-    map.insert(std::move(node));
+    ks.rename(r.key, r.newkey); // a missing source changes nothing
     return true;
   }
 

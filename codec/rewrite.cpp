@@ -555,13 +555,17 @@ result<snapshot_stats> write_snapshot_tmp(file_system& fs,
   auto w = snapshot_writer::begin(fs, p.snap, shard, key);
   if (!w)
     return std::move(w).err();
-  std::string entry;
-  for (auto& [name, e] : ks.entries()) {
-    entry.clear();
-    encode_entry(entry, name, e, now_ms);
-    if (auto st = w->add_encoded(entry); !st)
-      return std::move(st).err();
-  }
+  std::string buf;
+  status st; // the first failure stops the walk
+  ks.for_each([&](const std::string& name, const entry& e) {
+    if (!st)
+      return;
+    buf.clear();
+    encode_entry(buf, name, e, now_ms);
+    st = w->add_encoded(buf);
+  });
+  if (!st)
+    return std::move(st).err();
   return w->commit_to_tmp();
 }
 

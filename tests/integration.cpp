@@ -127,12 +127,12 @@ CAF_TEST(eight shards and sixteen producers restart to the acknowledged state) {
     auto r = codec::recover_shard(codec::posix_file_system(), dir.path(), s);
     CAF_REQUIRE(r.ok());
     CAF_CHECK(r->report.replayed_aof);
-    for (auto& [key, entry] : r->data.entries()) {
+    r->data.for_each([&](const std::string& key, const codec::entry& e) {
       CAF_CHECK_EQUAL(shard_of(key, shards), s);
       auto* want = model.data().find(key);
       CAF_REQUIRE(want != nullptr);
-      CAF_CHECK(want->val == entry.val);
-    }
+      CAF_CHECK(want->val == e.val);
+    });
     keys += r->data.size();
   }
   CAF_CHECK_EQUAL(keys, model.data().size());

@@ -25,6 +25,8 @@ using ember::test::from_hex;
 using ember::test::golden;
 using ember::test::golden_dir;
 using ember::test::golden_json;
+using ember::test::join;
+using ember::test::score_hex;
 using ember::test::slurp;
 using ember::test::spit;
 using ember::test::temp_dir;
@@ -43,51 +45,8 @@ double from_bits(uint64_t bits) {
   return d;
 }
 
-std::string score_hex(double d) {
-  uint64_t u;
-  std::memcpy(&u, &d, sizeof(u));
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016llx",
-                static_cast<unsigned long long>(u));
-  return buf;
-}
-
-std::string join(const std::vector<std::string>& xs) {
-  std::string out;
-  for (auto& x : xs)
-    out += (out.empty() ? "" : ",") + x;
-  return "[" + out + "]";
-}
-
-// -- one canonical text per value, as the golden listings encode it -----------
-
-const char* const type_names[] = {"string", "list", "sorted_set", "hash",
-                                  "set",    "proto", "vector"};
-
-std::string describe(const value& v) {
-  std::vector<std::string> parts;
-  if (auto s = std::get_if<std::string>(&v))
-    return "string " + to_hex(*s);
-  if (auto l = std::get_if<list_value>(&v)) {
-    for (auto& x : *l)
-      parts.push_back(to_hex(x));
-  } else if (auto h = std::get_if<hash_value>(&v)) {
-    for (auto& [f, x] : *h)
-      parts.push_back(f + "=" + to_hex(x));
-    std::sort(parts.begin(), parts.end());
-  } else if (auto s = std::get_if<set_value>(&v)) {
-    parts.assign(s->begin(), s->end());
-    std::sort(parts.begin(), parts.end());
-  } else if (auto z = std::get_if<sorted_set>(&v)) {
-    for (auto& [score, member] : z->by_score())
-      parts.push_back(member + ":" + score_hex(score));
-    std::sort(parts.begin(), parts.end());
-  } else if (auto p = std::get_if<proto_value>(&v)) {
-    return "proto " + p->type_name + " " + to_hex(p->data);
-  }
-  return std::string{type_names[v.index()]} + " " + join(parts);
-}
-
+// The golden listings' JSON form of a value, as test::describe spells it.
+using ember::test::describe;
 std::string describe(const json& x) {
   auto type = x.at("type").get<std::string>();
   std::vector<std::string> parts;

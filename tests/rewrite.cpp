@@ -623,8 +623,9 @@ CAF_TEST(TTL keys survive a rewrite with their deadlines) {
   auto want = s.model;
   want.remove_expired(t_now);
   size_t with_deadline = 0;
-  for (auto& [key, e] : want.entries())
+  want.for_each([&](const std::string&, const entry& e) {
     with_deadline += e.has_deadline() ? 1 : 0;
+  });
   CAF_MESSAGE(with_deadline << " of " << want.size() << " keys have a TTL");
   CAF_CHECK(with_deadline > 0);
   // The same files read at a later "now": deadlines are absolute, so keys
@@ -635,11 +636,11 @@ CAF_TEST(TTL keys survive a rewrite with their deadlines) {
   opts.snapshot_time_ms = t_snap;
   auto rec = recover_shard(posix_file_system(), s.dir.path(), shard, opts);
   CAF_REQUIRE(rec);
-  for (auto& [key, e] : want.entries()) {
-    auto got = rec->data.find(key);
+  want.for_each([&](const std::string& key, const entry& e) {
+    auto got = std::as_const(rec->data).find(key);
     CAF_REQUIRE(got);
     CAF_CHECK_EQUAL(got->deadline_ms, e.deadline_ms);
-  }
+  });
   s.crash_and_check("ttl");
 }
 

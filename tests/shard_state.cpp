@@ -70,44 +70,7 @@ std::string show(const records& log) {
   return out;
 }
 
-std::string describe(const value& v) {
-  std::vector<std::string> parts;
-  if (auto s = std::get_if<std::string>(&v))
-    return "string " + to_hex(*s);
-  if (auto l = std::get_if<list_value>(&v)) {
-    for (auto& x : *l)
-      parts.push_back(to_hex(x));
-  } else if (auto h = std::get_if<hash_value>(&v)) {
-    for (auto& [f, x] : *h)
-      parts.push_back(f + "=" + to_hex(x));
-    std::sort(parts.begin(), parts.end());
-  } else if (auto s = std::get_if<set_value>(&v)) {
-    parts.assign(s->begin(), s->end());
-    std::sort(parts.begin(), parts.end());
-  } else if (auto z = std::get_if<sorted_set>(&v)) {
-    for (auto& [score, member] : z->by_score())
-      parts.push_back(member + ":" + std::to_string(score));
-  } else if (auto p = std::get_if<proto_value>(&v)) {
-    return "proto " + p->type_name + " " + to_hex(p->data);
-  } else if (auto vs = std::get_if<vector_value>(&v)) {
-    for (auto& el : vs->elements)
-      parts.push_back(el.name + "/" + std::to_string(el.vector.size()));
-  }
-  std::string out = "type" + std::to_string(v.index());
-  for (auto& p : parts)
-    out += " " + p;
-  return out;
-}
-
-std::string fingerprint(const keyspace& ks) {
-  std::string out;
-  for (auto& key : ks.sorted_keys()) {
-    auto e = ks.find(key);
-    out += to_hex(key) + " @" + std::to_string(e->deadline_ms) + " "
-           + describe(e->val) + "\n";
-  }
-  return out;
-}
+using ember::test::fingerprint;
 
 /// The keyspace as recovery at `t` would keep it.
 keyspace at(keyspace ks, int64_t t) {

@@ -1,7 +1,9 @@
 #include "tests/test_support.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -78,6 +80,68 @@ temp_dir::~temp_dir() {
 
 std::string temp_dir::file(std::string_view name) const {
   return path_ + "/" + std::string{name};
+}
+
+// -- keyspaces as text ------------------------------------------------------------
+
+std::string score_hex(double d) {
+  uint64_t u;
+  std::memcpy(&u, &d, sizeof(u));
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx",
+                static_cast<unsigned long long>(u));
+  return buf;
+}
+
+std::string join(const std::vector<std::string>& xs) {
+  std::string out;
+  for (auto& x : xs)
+    out += (out.empty() ? "" : ",") + x;
+  return "[" + out + "]";
+}
+
+std::string describe(const codec::value& v) {
+  using namespace codec;
+  static const char* const type_names[] = {"string", "list", "sorted_set",
+                                           "hash",   "set",  "proto",
+                                           "vector"};
+  std::vector<std::string> parts;
+  if (auto s = std::get_if<std::string>(&v))
+    return "string " + to_hex(*s);
+  if (auto l = std::get_if<list_value>(&v)) {
+    for (auto& x : *l)
+      parts.push_back(to_hex(x));
+  } else if (auto h = std::get_if<hash_value>(&v)) {
+    for (auto& [f, x] : *h)
+      parts.push_back(f + "=" + to_hex(x));
+    std::sort(parts.begin(), parts.end());
+  } else if (auto s = std::get_if<set_value>(&v)) {
+    parts.assign(s->begin(), s->end());
+    std::sort(parts.begin(), parts.end());
+  } else if (auto z = std::get_if<sorted_set>(&v)) {
+    for (auto& [score, member] : z->by_score())
+      parts.push_back(member + ":" + score_hex(score));
+    std::sort(parts.begin(), parts.end());
+  } else if (auto p = std::get_if<proto_value>(&v)) {
+    return "proto " + p->type_name + " " + to_hex(p->data);
+  } else if (auto vs = std::get_if<vector_value>(&v)) {
+    for (auto& el : vs->elements)
+      parts.push_back(el.name + "/"
+                      + to_hex(std::string_view{
+                        reinterpret_cast<const char*>(el.vector.data()),
+                        el.vector.size() * sizeof(float)}));
+  }
+  return std::string{type_names[v.index()]} + " " + join(parts);
+}
+
+std::string fingerprint(const codec::keyspace& ks) {
+  std::string out;
+  for (auto& key : ks.sorted_keys()) {
+    auto e = ks.find(key);
+    out += to_hex(key) + " @" + std::to_string(e->deadline_ms) + " "
+           + describe(e->val) + "\n";
+  }
+  return out;
 }
 
 } // namespace ember::test

@@ -4,10 +4,12 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "codec/hex.hpp"
+#include "codec/keyspace.hpp"
 
 namespace ember::test {
 
@@ -28,6 +30,22 @@ void spit(const std::string& path, std::string_view content);
 
 using codec::to_hex;
 std::string from_hex(std::string_view hex);
+
+// -- keyspaces as text (readable test failures) ---------------------------------
+
+/// The 16 hex digits of a double's bits (NaN payloads and -0.0 included).
+std::string score_hex(double d);
+
+/// "[a,b,c]".
+std::string join(const std::vector<std::string>& xs);
+
+/// One canonical text per value, as the golden listings encode it:
+/// "string <hex>", "list [<hex>,...]", "hash [f=<hex>,...]" (sorted), ...
+std::string describe(const codec::value& v);
+
+/// Every key in byte order with its deadline and describe(value), a line
+/// each: two keyspaces are equal iff their fingerprints are.
+std::string fingerprint(const codec::keyspace& ks);
 
 /// A fresh directory under $TMPDIR, removed with its content on destruction.
 class temp_dir {
