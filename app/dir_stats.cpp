@@ -91,6 +91,7 @@ json keyspace_stats(const codec::keyspace& ks) {
 json shard_stats(codec::file_system& fs, const std::string& dir,
                  uint16_t shard, const codec::encryption_key* key,
                  findings& found) {
+  auto problems_before = found.problems.size();
   json files = json::array();
   files.push_back(file_stats(fs, codec::snapshot_path(dir, shard),
                              file_kind::snapshot, key, found));
@@ -116,8 +117,14 @@ json shard_stats(codec::file_system& fs, const std::string& dir,
     j["recovery"] = unreadable(rec.err());
     if (!is_io(rec.err()))
       j["recovery"]["status"] = "refused";
-    found.add("shard " + std::to_string(shard)
-                + ": recovery refused: " + rec.err().message,
+    // The damage is usually listed already (a file's end): say so rather
+    // than repeat its diagnosis.
+    bool listed = found.problems.size() > problems_before;
+    found.add("shard " + std::to_string(shard) + ": recovery refused"
+                + (listed ? std::string{" because of the damage listed above "
+                                        "(`ember-persist recover --salvage` "
+                                        "loads what is readable)"}
+                          : ": " + rec.err().message),
               is_io(rec.err()));
   }
   return j;
