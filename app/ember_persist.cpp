@@ -1,5 +1,6 @@
-// ember-persist: operator tool for ember persistence files (dump, recover,
-// check). All logic lives in listing.cpp so the tests exercise the same code.
+// ember-persist: operator tool for ember persistence files (dump, check,
+// recover, repair, keygen, encrypt, stats). All logic lives in the
+// ember_listing library so the tests exercise the same code.
 #include <iostream>
 
 #include "app/listing.hpp"

@@ -8,8 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-
+#include "app/file_scan.hpp"
 #include "codec/encryption_key.hpp"
 #include "codec/file_system.hpp"
 #include "codec/format.hpp"
@@ -229,124 +228,6 @@ void sealed_fields(json& j, const std::string& nonce, uint32_t ct_len,
   j["plaintext_size"] = plain_size;
 }
 
-// -- reading a file of either format ------------------------------------------
-
-enum class file_kind { aof, snapshot };
-
-const char* format_name(file_kind k) {
-  return k == file_kind::aof ? "aof" : "snapshot";
-}
-
-const char* item_noun(file_kind k) {
-  return k == file_kind::aof ? "records" : "entries";
-}
-
-/// What reading a whole file found, beyond the items themselves.
-struct scan_summary {
-  file_kind kind = file_kind::aof;
-  uint8_t version = 0;
-  uint64_t items = 0;
-  read_end end;
-  std::string path;
-  std::string diagnosis; ///< the reader's one line for a non-clean end
-  json header;
-  json footer = json::object(); ///< snapshot footer CRCs, when known
-};
-
-/// Tells an AOF from a snapshot by its magic.
-codec::result<file_kind> detect_kind(codec::file_system& fs,
-                                     const std::string& path) {
-  auto file = fs.open_readable(path);
-  if (!file)
-    return std::move(file).err();
-  char magic[4];
-  auto n = (*file)->read_at(0, magic, sizeof magic);
-  if (!n)
-    return std::move(n).err();
-  std::string_view got{magic, *n};
-  if (got == codec::aof_magic)
-    return file_kind::aof;
-  if (got == codec::snapshot_magic)
-    return file_kind::snapshot;
-  if (got.size() < sizeof magic)
-    return codec::error{errc::unexpected_eof,
-                        path + ": file is " + std::to_string(got.size())
-                          + " bytes, too short for an ember header; it is "
-                            "not an AOF or snapshot file"};
-  return codec::error{errc::invalid_magic,
-                      path + ": invalid magic 0x" + to_hex(got)
-                        + " (expected \"EAOF\" or \"ESNP\"); this is not an "
-                          "ember AOF or snapshot file"};
-}
-
-template <class Sink>
-codec::result<scan_summary> scan_aof(codec::file_system& fs,
-                                     const std::string& path,
-                                     const codec::encryption_key* key,
-                                     Sink& sink) {
-  auto reader = codec::aof_reader::open(fs, path, key);
-  if (!reader)
-    return std::move(reader).err();
-  scan_summary s;
-  s.path = path;
-  s.kind = file_kind::aof;
-  s.version = reader->version();
-  s.header = {{"magic", std::string{codec::aof_magic}}, {"version", s.version}};
-  codec::aof_record rec;
-  while (reader->next(rec))
-    sink.record(rec, reader->info(), s.items++, s.version);
-  s.end = reader->end();
-  s.diagnosis = reader->diagnosis();
-  return s;
-}
-
-template <class Sink>
-codec::result<scan_summary> scan_snapshot(codec::file_system& fs,
-                                          const std::string& path,
-                                          const codec::encryption_key* key,
-                                          Sink& sink) {
-  auto reader = codec::snapshot_reader::open(fs, path, key);
-  if (!reader)
-    return std::move(reader).err();
-  scan_summary s;
-  s.path = path;
-  s.kind = file_kind::snapshot;
-  s.version = reader->version();
-  s.header = {{"magic", std::string{codec::snapshot_magic}},
-              {"version", s.version},
-              {"shard_id", reader->shard_id()},
-              {"entry_count", reader->entry_count()}};
-  codec::snapshot_entry entry;
-  while (reader->next(entry))
-    sink.entry(entry, reader->info(), s.items++, s.version);
-  s.end = reader->end();
-  s.diagnosis = reader->diagnosis();
-  // The footer CRCs are known once every entry was read.
-  if (s.end.kind == read_end::clean)
-    s.footer["footer_crc32"] = hex32(reader->stored_footer());
-  else if (s.end.code == errc::checksum_mismatch
-           && s.end.index == reader->entry_count()) {
-    s.footer["stored_crc32"] = hex32(reader->stored_footer());
-    s.footer["computed_crc32"] = hex32(reader->computed_footer());
-  }
-  return s;
-}
-
-/// Opens `path` as the format its magic names and feeds every record or
-/// entry to `sink`. An error means the file could not be opened as either.
-template <class Sink>
-codec::result<scan_summary> scan(const std::string& path,
-                                 const codec::encryption_key* key,
-                                 Sink& sink) {
-  auto& fs = codec::posix_file_system();
-  auto kind = detect_kind(fs, path);
-  if (!kind)
-    return std::move(kind).err();
-  if (*kind == file_kind::aof)
-    return scan_aof(fs, path, key, sink);
-  return scan_snapshot(fs, path, key, sink);
-}
-
 /// Prints each record or entry as one JSON line.
 struct line_sink {
   std::ostream& out;
@@ -357,16 +238,6 @@ struct line_sink {
   void entry(const codec::snapshot_entry& e, const codec::entry_info& info,
              uint64_t index, uint8_t version) {
     out << to_line(entry_json(e, info, index, version)) << '\n';
-  }
-};
-
-/// Only walks the file (check needs the end, not the items).
-struct null_sink {
-  void record(const codec::aof_record&, const codec::record_info&, uint64_t,
-              uint8_t) {
-  }
-  void entry(const codec::snapshot_entry&, const codec::entry_info&, uint64_t,
-             uint8_t) {
   }
 };
 
@@ -393,33 +264,6 @@ int exit_code_of(const read_end& end) {
   if (end.kind == read_end::corrupt && end.code == errc::io_error)
     return exit_usage;
   return exit_damaged;
-}
-
-/// The OS failing us is an I/O error (exit 2); anything else means the bytes
-/// are not a file we can read (exit 1).
-bool is_io(const codec::error& e) {
-  return e.code == errc::io_error;
-}
-
-int fail(std::ostream& err, const char* command, const std::string& message) {
-  err << "ember-persist " << command << ": " << message << '\n';
-  return exit_usage;
-}
-
-/// A loaded --key, or none when the option was not given.
-using maybe_key = std::optional<codec::encryption_key>;
-
-codec::result<maybe_key> load_key(const std::optional<std::string>& path) {
-  if (!path)
-    return maybe_key{};
-  auto key = codec::encryption_key::load(codec::posix_file_system(), *path);
-  if (!key)
-    return std::move(key).err();
-  return maybe_key{std::move(*key)};
-}
-
-const codec::encryption_key* key_ptr(const maybe_key& key) {
-  return key ? &*key : nullptr;
 }
 
 // -- check verdicts -----------------------------------------------------------
@@ -465,93 +309,6 @@ int refused(std::ostream& err, const recover_request& req,
            "files are left untouched)";
   err << '\n';
   return is_io(e) ? exit_usage : exit_damaged;
-}
-
-// -- command line -------------------------------------------------------------
-
-constexpr const char* tool_footer = R"(Exit codes (every subcommand):
-  0  the file is clean / recovery succeeded
-  1  damaged: torn tail, corruption, unreadable file, or recovery refused
-  2  usage error, missing or unreadable file or key file, I/O error
-
-Encrypted (v3) files need --key KEYFILE: 32 raw bytes, or 64 hex characters
-and an optional newline. Key material is never printed.
-Run `ember-persist SUBCOMMAND --help` for each output format.)";
-
-constexpr const char* dump_footer = R"(Output: one JSON object per line.
-  Per AOF record: index, file_offset, byte_size, tag, crc32 (v2, 8 hex
-  digits), op and the record's fields (bytes as lowercase hex in *_hex keys,
-  ZADD members as {score_bits, member} with the f64 bit pattern in 16 hex
-  digits, VADD vector_f32_bits as 8 hex digits per f32, 64-bit integers
-  exact); v3 records add nonce_hex, ciphertext_len, plaintext_size.
-  Per snapshot entry: index, file_offset, byte_size, key, type (string,
-  list, sorted_set, hash, set, proto, vector), the value (value_hex,
-  elements_hex, members, fields, type_name + data_hex, or metric,
-  quantization, connectivity, expansion_add, dim, elements) and expire_ms;
-  v3 entries add nonce_hex, ciphertext_len, plaintext_size.
-  Last line, the status (with format, header and the item count):
-    {"status":"clean"}
-    {"status":"torn_tail","offset":N}     N = end of the last whole record
-    {"status":"corrupt","index":I,"offset":N,"reason":"..."}
-        I, N = the first bad record/entry (I = entry_count: snapshot footer)
-    {"status":"unreadable","reason":"..."}  bad magic, unsupported version,
-        encrypted without --key
-    {"status":"io_error","index":I,"offset":N,"reason":"..."}  the disk
-        failed while reading (the file itself may be intact)
-Exit codes: 0 clean, 1 torn_tail/corrupt/unreadable, 2 usage or I/O error.)";
-
-constexpr const char* recover_footer
-  = R"(Output: the recovered keyspace, one JSON object per key, sorted by key
-bytes: key, type (string, list, hash, set, sorted_set, proto, vector), the
-value (value_hex; elements_hex; fields_sorted [{field, value_hex}];
-members_sorted; members_sorted_by_name [{member, score_bits}]; proto:
-type_name, data_hex; vector: metric, quantization, connectivity,
-expansion_add, dim, elements), "ttl": "present"|"absent" and deadline_ms
-(unix ms) when present. Then one line {"report":{...}}: shard,
-loaded_snapshot, replayed_aof, key_count, records_replayed, records_skipped,
-expired_dropped, aof_valid_end, snapshot and aof file reports, duration_us.
-By default a damaged file (mid-file AOF corruption, a bad snapshot, a
-snapshot of another shard) refuses recovery: nothing on stdout, one
-diagnosis line on stderr naming the file and offset, exit 1. --salvage loads
-what is readable instead: a bad snapshot is set aside whole, a corrupt AOF
-contributes the records before the bad one. Files are never modified.
-Exit codes: 0 recovered, 1 refused, 2 usage or I/O error.)";
-
-constexpr const char* check_footer
-  = R"(Output: one line on stdout.
-  clean:   "FILE: ok, N records, version V" (snapshots: "N entries")
-  damaged: one diagnosis line naming the file, the offset, the record or
-           entry index, the reason and what to do (a torn tail says how many
-           bytes follow the last whole record; `ember-persist repair` cuts
-           them)
-  unreadable (bad magic, version, encrypted without --key): the reason.
-Usage and I/O errors go to stderr.
-Exit codes: 0 clean, 1 damaged or unreadable, 2 usage or I/O error.)";
-
-constexpr const char* repair_footer
-  = R"(Cuts an AOF back to its last whole record: a torn tail, or everything
-from the first corrupt record on. Without --yes it only says what it would
-cut (exit 1). With --yes it first copies the whole file to
-FILE.bak-<unix ms> (mode 0600, fsynced), then truncates FILE and fsyncs it,
-and prints what was cut. A clean file is left alone (exit 0). Snapshots are
-never cut (a snapshot is whole or unusable): restore one from a backup or
-let recovery set it aside with on-corruption=salvage. Records this build
-cannot read (optional kinds) are not damage: repair refuses them.
-Exit codes: 0 repaired or nothing to do, 1 refused or not confirmed,
-2 usage or I/O error.)";
-
-CLI::Option* add_key_option(CLI::App* cmd, std::string& key) {
-  return cmd->add_option("--key", key,
-                         "AES-256 key file of encrypted (v3) files: 32 raw "
-                         "bytes or 64 hex characters")
-    ->type_name("KEYFILE");
-}
-
-std::optional<std::string> given(const CLI::Option* opt,
-                                 const std::string& value) {
-  if (opt->count() == 0)
-    return std::nullopt;
-  return value;
 }
 
 } // namespace
@@ -642,7 +399,7 @@ std::string to_line(const json& j) {
 
 int dump_file(const std::string& path, const std::optional<std::string>& key,
               std::ostream& out, std::ostream& err) {
-  auto k = load_key(key);
+  auto k = load_key(key, "dump", err);
   if (!k)
     return fail(err, "dump", k.err().message);
   line_sink sink{out};
@@ -656,7 +413,7 @@ int dump_file(const std::string& path, const std::optional<std::string>& key,
 
 int check_file(const std::string& path, const std::optional<std::string>& key,
                std::ostream& out, std::ostream& err) {
-  auto k = load_key(key);
+  auto k = load_key(key, "check", err);
   if (!k)
     return fail(err, "check", k.err().message);
   null_sink sink;
@@ -681,7 +438,7 @@ int recover_dir(const recover_request& req, std::ostream& out,
                 req.dir
                   + ": not a directory; pass the data directory that holds "
                     "shard-N.snap and shard-N.aof");
-  auto k = load_key(req.key);
+  auto k = load_key(req.key, "recover", err);
   if (!k)
     return fail(err, "recover", k.err().message);
   codec::recovery_options opts;
@@ -723,7 +480,7 @@ codec::result<std::string> backup_copy(codec::file_system& fs,
 int repair_file(const std::string& path, const std::optional<std::string>& key,
                 bool yes, std::ostream& out, std::ostream& err) {
   auto& fs = codec::posix_file_system();
-  auto k = load_key(key);
+  auto k = load_key(key, "repair", err);
   if (!k)
     return fail(err, "repair", k.err().message);
   null_sink sink;
@@ -741,6 +498,13 @@ int repair_file(const std::string& path, const std::optional<std::string>& key,
   }
   if (end.kind == read_end::corrupt && end.code == errc::io_error)
     return fail(err, "repair", path + ": " + end.reason);
+  // A wrong key fails at record 0; cutting there would drop every record.
+  if (wrong_key_suspected(*s)) {
+    out << path << ": the first record (byte offset " << end.offset
+        << ") does not decrypt with this key: wrong --key? repair refuses "
+           "to cut a file it cannot read; nothing was changed\n";
+    return exit_damaged;
+  }
   if (s->kind != file_kind::aof || end.needs_rebuild()) {
     out << s->diagnosis << "; repair refuses to cut this file\n";
     return exit_damaged;
@@ -768,73 +532,6 @@ int repair_file(const std::string& path, const std::optional<std::string>& key,
     return fail(err, "repair", st.err().message + " (backup: " + *backup + ")");
   out << path << ": cut " << what << "; backup at " << *backup << '\n';
   return exit_ok;
-}
-
-int run_tool(int argc, const char* const* argv, std::ostream& out,
-             std::ostream& err) {
-  CLI::App app{"Inspect and recover ember persistence files (AOF and "
-               "snapshots).",
-               "ember-persist"};
-  app.footer(tool_footer);
-  app.require_subcommand(1);
-
-  std::string file;
-  std::string dir;
-  std::string key;
-  int shard = 0;
-  bool salvage = false;
-
-  auto* dump = app.add_subcommand(
-    "dump", "List every record or entry of an AOF or snapshot as JSON lines");
-  dump->footer(dump_footer);
-  dump->add_option("FILE", file, "AOF (EAOF) or snapshot (ESNP) file")
-    ->required();
-  auto* dump_key = add_key_option(dump, key);
-
-  auto* recover = app.add_subcommand(
-    "recover",
-    "Rebuild a shard's keyspace from DIR and print it as JSON lines");
-  recover->footer(recover_footer);
-  recover->add_option("DIR", dir, "data directory with shard-N.snap/.aof")
-    ->required();
-  recover->add_option("--shard", shard, "shard number N (0..65535)")
-    ->type_name("N")
-    ->required()
-    ->check(CLI::Range(0, 65535));
-  auto* recover_key = add_key_option(recover, key);
-  recover->add_flag("--salvage", salvage,
-                    "load what is readable instead of refusing damaged files");
-
-  auto* check = app.add_subcommand(
-    "check", "Verify an AOF or snapshot and print a one-line verdict");
-  check->footer(check_footer);
-  check->add_option("FILE", file, "AOF (EAOF) or snapshot (ESNP) file")
-    ->required();
-  auto* check_key = add_key_option(check, key);
-
-  bool yes = false;
-  auto* repair = app.add_subcommand(
-    "repair", "Cut a torn or corrupt AOF tail back to the last whole record");
-  repair->footer(repair_footer);
-  repair->add_option("FILE", file, "AOF file (EAOF)")->required();
-  auto* repair_key = add_key_option(repair, key);
-  repair->add_flag("--yes", yes, "really cut (after writing a backup)");
-
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    // --help is a "parse error" with exit code 0.
-    return app.exit(e, out, err) == 0 ? exit_ok : exit_usage;
-  }
-  if (dump->parsed())
-    return dump_file(file, given(dump_key, key), out, err);
-  if (check->parsed())
-    return check_file(file, given(check_key, key), out, err);
-  if (repair->parsed())
-    return repair_file(file, given(repair_key, key), yes, out, err);
-  recover_request req{dir, static_cast<uint16_t>(shard),
-                      given(recover_key, key), salvage};
-  return recover_dir(req, out, err);
 }
 
 } // namespace ember::app

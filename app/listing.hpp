@@ -1,7 +1,10 @@
 // listing.hpp: the operator tool `ember-persist` as a library (codec -> JSON).
 //
-// Every subcommand lives here so that tests run exactly what the binary runs;
-// ember_persist.cpp only forwards argv. Output contract (also in --help):
+// The tool is a library so that tests run exactly what the binary runs;
+// ember_persist.cpp only forwards argv to run_tool (command_line.cpp). The
+// reading subcommands live here; keygen (keygen.hpp), encrypt
+// (encrypt_dir.hpp) and stats (dir_stats.hpp) have their own files. Output
+// contract of these (also in --help):
 //
 // dump FILE [--key KEYFILE]
 //   One JSON object per line per AOF record or snapshot entry, keys and
@@ -23,6 +26,9 @@
 // repair FILE [--key KEYFILE] [--yes]
 //   Cuts a torn or corrupt AOF tail back to the last whole record, after a
 //   backup copy FILE.bak-<ms>; without --yes only says what it would cut.
+//   Refuses (exit 1) snapshots, records this build cannot read, and a v3
+//   file whose first record fails to decrypt (a wrong key would otherwise
+//   cut every record).
 //
 // check FILE [--key KEYFILE]
 //   "FILE: ok, N records|entries, version V" (exit 0) or one diagnosis line
@@ -36,6 +42,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/tool_support.hpp"
 #include "codec/aof_reader.hpp"
 #include "codec/aof_record.hpp"
 #include "codec/keyspace.hpp"
@@ -47,13 +54,6 @@ namespace ember::app {
 
 /// Insertion-ordered, so lines read in the golden listings' key order.
 using json = nlohmann::ordered_json;
-
-/// Process exit codes shared by every subcommand.
-enum exit_code : int {
-  exit_ok = 0,      ///< clean file / recovery succeeded
-  exit_damaged = 1, ///< torn tail, corruption, unreadable file, refused
-  exit_usage = 2,   ///< bad arguments, missing file, unreadable key, I/O
-};
 
 /// One AOF record with its position (`version` 2 adds crc32, 3 the nonce).
 json record_json(const codec::aof_record& r, const codec::record_info& info,

@@ -1,5 +1,7 @@
 #include "codec/encryption_key.hpp"
 
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include <cryptopp/osrng.h>
@@ -77,6 +79,39 @@ result<encryption_key> encryption_key::load(file_system& fs,
   return key;
 }
 
+std::string key_permission_problem(const std::string& path, uint32_t mode) {
+  if ((mode & 077) == 0)
+    return {};
+  char octal[8];
+  std::snprintf(octal, sizeof octal, "%04o", mode & 07777);
+  const char* who = (mode & 070) && (mode & 07) ? "group and others"
+                    : (mode & 070)              ? "group"
+                                                : "others";
+  return "key file " + path + " has mode " + octal + ": " + who
+         + " can access it; run `chmod 600 " + path + "`";
+}
+
+result<loaded_key> encryption_key::load(file_system& fs,
+                                        const std::string& path,
+                                        const key_load_options& opts) {
+  auto mode = fs.permission_bits(path);
+  if (!mode) {
+    auto e = std::move(mode).err();
+    return error{errc::invalid_key, "cannot read key file: " + e.message,
+                 e.sys_errno};
+  }
+  auto problem = key_permission_problem(path, *mode);
+  // Refused before reading: the key is not even loaded into memory.
+  if (!problem.empty() && opts.permissions == key_permissions::refuse)
+    return error{errc::invalid_key,
+                 problem
+                   + " (refused: key-file permissions are set to refuse)"};
+  auto key = load(fs, path);
+  if (!key)
+    return std::move(key).err();
+  return loaded_key{std::move(*key), std::move(problem)};
+}
+
 encryption_key encryption_key::generate() {
   encryption_key key;
   CryptoPP::AutoSeededRandomPool rng;
@@ -84,16 +119,51 @@ encryption_key encryption_key::generate() {
   return key;
 }
 
-std::string encryption_key::to_key_file_text() const {
+CryptoPP::SecByteBlock encryption_key::key_file_bytes() const {
   static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(65);
-  for (auto b : key_) {
-    out.push_back(digits[b >> 4]);
-    out.push_back(digits[b & 0xF]);
+  CryptoPP::SecByteBlock out(2 * key_size + 1);
+  for (size_t i = 0; i < key_size; ++i) {
+    out[2 * i] = static_cast<CryptoPP::byte>(digits[key_[i] >> 4]);
+    out[2 * i + 1] = static_cast<CryptoPP::byte>(digits[key_[i] & 0xF]);
   }
-  out.push_back('\n');
+  out[2 * key_size] = '\n';
   return out;
+}
+
+std::string encryption_key::to_key_file_text() const {
+  auto text = key_file_bytes();
+  return std::string{reinterpret_cast<const char*>(text.data()), text.size()};
+}
+
+status encryption_key::write_key_file(file_system& fs,
+                                      const std::string& path) const {
+  auto file = fs.open_writable(path, open_mode::create_new);
+  if (!file) {
+    auto e = std::move(file).err();
+    if (e.sys_errno == EEXIST)
+      return error{errc::io_error,
+                   path + " already exists; a key file is never "
+                          "overwritten (data encrypted with it would become "
+                          "unreadable): choose another name",
+                   EEXIST};
+    return e;
+  }
+  auto text = key_file_bytes();
+  auto st = (*file)->append(
+    {reinterpret_cast<const char*>(text.data()), text.size()});
+  if (st)
+    st = (*file)->sync();
+  file->reset(); // closed before removing or syncing the directory
+  if (st)
+    st = fs.sync_dir(parent_dir(path));
+  if (!st) {
+    // A partial key file must not be mistaken for a key later.
+    (void) fs.remove(path);
+    return error{st.err().code,
+                 st.err().message + "; no key file was written to " + path,
+                 st.err().sys_errno};
+  }
+  return {};
 }
 
 } // namespace ember::codec

@@ -258,6 +258,12 @@ fault_injection_file_system::modified_ms(const std::string& path) {
   return base_.modified_ms(path);
 }
 
+result<uint32_t>
+fault_injection_file_system::permission_bits(const std::string& path) {
+  std::unique_lock<std::mutex> guard{mtx_};
+  return base_.permission_bits(path);
+}
+
 status fault_injection_file_system::crash() {
   std::unique_lock<std::mutex> guard{mtx_};
   ++generation_;

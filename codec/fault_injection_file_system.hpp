@@ -71,6 +71,7 @@ public:
   status sync_dir(const std::string& dir) override;
   result<bool> exists(const std::string& path) override;
   result<int64_t> modified_ms(const std::string& path) override;
+  result<uint32_t> permission_bits(const std::string& path) override;
 
 private:
   friend class fault_file;

@@ -8,6 +8,13 @@ writable_file::~writable_file() = default;
 readable_file::~readable_file() = default;
 file_system::~file_system() = default;
 
+result<uint32_t> file_system::permission_bits(const std::string& path) {
+  return error{errc::io_error,
+               "cannot read the permissions of " + path
+                 + ": this file system does not keep them",
+               ENOTSUP};
+}
+
 result<std::string> read_file(file_system& fs, const std::string& path) {
   auto f = fs.open_readable(path);
   if (!f)
@@ -32,14 +39,13 @@ status copy_file_durably(file_system& fs, const std::string& from,
   auto bytes = read_file(fs, from);
   if (!bytes)
     return std::move(bytes).err();
-  auto exists = fs.exists(to);
-  if (!exists)
-    return std::move(exists).err();
-  if (*exists)
-    return error{errc::io_error, to + " already exists; retry", EEXIST};
-  auto file = fs.open_writable(to, open_mode::create_truncate);
-  if (!file)
+  // O_EXCL: never replace a file that appeared under the same name.
+  auto file = fs.open_writable(to, open_mode::create_new);
+  if (!file) {
+    if (file.err().sys_errno == EEXIST)
+      return error{errc::io_error, to + " already exists; retry", EEXIST};
     return std::move(file).err();
+  }
   if (auto st = (*file)->append(*bytes); !st)
     return st;
   if (auto st = (*file)->sync(); !st)

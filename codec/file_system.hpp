@@ -9,7 +9,8 @@
 // - `append`/`write_at` reach the OS; only `sync` makes a file's bytes durable.
 // - A new file, a rename or a remove is durable only after `sync_dir` on the
 //   directory that holds it.
-// Every file the codec creates has mode 0600.
+// Every file the codec creates or truncates has mode 0600, whatever the
+// umask (the mode is set explicitly after open).
 //
 // Objects are not thread-safe; one owner (actor or thread) at a time, except
 // writable_file::sync, which may run concurrently with append.
@@ -63,8 +64,9 @@ public:
 };
 
 enum class open_mode : uint8_t {
-  create_truncate, ///< create (0600) or empty an existing file
+  create_truncate, ///< create or empty an existing file; mode set to 0600
   append_existing, ///< the file must exist; writes go to its end
+  create_new,      ///< create (0600); fails (EEXIST) if the file exists
 };
 
 class file_system {
@@ -91,6 +93,11 @@ public:
   /// Last modification time as unix ms (anchors a snapshot's relative TTLs:
   /// a snapshot is last written just before its rename).
   virtual result<int64_t> modified_ms(const std::string& path) = 0;
+
+  /// The permission bits (st_mode & 07777) of `path`, following symlinks.
+  /// Used to check key files; a file system that does not know modes (a
+  /// read-only view) answers io_error (ENOTSUP).
+  virtual result<uint32_t> permission_bits(const std::string& path);
 };
 
 /// The process-wide POSIX file system.

@@ -140,10 +140,18 @@ public:
   result<std::unique_ptr<writable_file>>
   open_writable(const std::string& path, open_mode mode) override {
     int flags = O_WRONLY | O_CLOEXEC;
-    flags |= mode == open_mode::create_truncate ? (O_CREAT | O_TRUNC) : 0;
+    if (mode == open_mode::create_truncate)
+      flags |= O_CREAT | O_TRUNC;
+    else if (mode == open_mode::create_new)
+      flags |= O_CREAT | O_EXCL;
     fd_handle fd{::open(path.c_str(), flags, 0600)};
     if (fd.get() < 0)
       return io_error("cannot open " + path + " for writing", errno);
+    // The open mode is filtered by the umask and ignored for a file that
+    // already existed (a stale tmp file): set 0600 explicitly, so that what
+    // we write (possibly secrets) is never readable by group or others.
+    if (mode != open_mode::append_existing && ::fchmod(fd.get(), 0600) != 0)
+      return io_error("cannot set mode 0600 on " + path, errno);
     auto end = ::lseek(fd.get(), 0, SEEK_END);
     if (end < 0)
       return io_error("cannot seek in " + path, errno);
@@ -201,6 +209,13 @@ public:
       return io_error("cannot stat " + path, errno);
     return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000
            + st.st_mtim.tv_nsec / 1'000'000;
+  }
+
+  result<uint32_t> permission_bits(const std::string& path) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0)
+      return io_error("cannot stat " + path, errno);
+    return static_cast<uint32_t>(st.st_mode & 07777);
   }
 };
 

@@ -34,6 +34,14 @@ nlohmann::json golden_json(std::string_view name) {
   return nlohmann::json::parse(slurp(golden(name)));
 }
 
+std::string private_key(std::string_view name) {
+  static temp_dir dir;
+  auto path = dir.file(name);
+  if (!std::filesystem::exists(path))
+    spit(path, slurp(golden(name)));
+  return path;
+}
+
 std::string slurp(const std::string& path) {
   std::ifstream in{path, std::ios::binary};
   if (!in)

@@ -22,6 +22,11 @@ std::string golden(std::string_view name);
 /// Parses a golden JSON file (listings, MANIFEST.json).
 nlohmann::json golden_json(std::string_view name);
 
+/// A mode-0600 copy of the golden key file `name` ("key.hex", "key.bin"),
+/// made once per process in a temp dir that lives until exit. The golden
+/// files themselves are world-readable, which key loading warns about.
+std::string private_key(std::string_view name);
+
 /// Whole file content; aborts the test on failure.
 std::string slurp(const std::string& path);
 

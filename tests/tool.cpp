@@ -13,6 +13,7 @@
 #include "app/listing.hpp"
 #include "codec/format.hpp"
 #include "tests/test_support.hpp"
+#include "tests/tool_runner.hpp"
 
 using namespace ember;
 using nlohmann::json;
@@ -27,33 +28,9 @@ namespace {
 
 // -- running the tool ---------------------------------------------------------
 
-struct run_output {
-  int rc = -1;
-  std::string out;
-  std::string err;
-  std::vector<json> lines; ///< stdout, one parsed JSON value per line
-};
-
-std::vector<json> parse_lines(const std::string& text) {
-  std::vector<json> result;
-  std::istringstream in{text};
-  std::string line;
-  while (std::getline(in, line))
-    result.push_back(json::parse(line, nullptr, false));
-  return result;
-}
-
-template <class F>
-run_output capture(F run) {
-  std::ostringstream out;
-  std::ostringstream err;
-  run_output r;
-  r.rc = run(out, err);
-  r.out = out.str();
-  r.err = err.str();
-  r.lines = parse_lines(r.out);
-  return r;
-}
+using test::capture;
+using test::cli;
+using test::run_output;
 
 run_output dump(const std::string& path,
                 std::optional<std::string> key = std::nullopt) {
@@ -73,17 +50,6 @@ run_output recover(uint16_t shard, bool salvage) {
   app::recover_request req{test::golden_dir(), shard, std::nullopt, salvage};
   return capture([&](std::ostream& out, std::ostream& err) {
     return app::recover_dir(req, out, err);
-  });
-}
-
-run_output cli(std::vector<std::string> args) {
-  args.insert(args.begin(), "ember-persist");
-  std::vector<const char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.c_str());
-  return capture([&](std::ostream& out, std::ostream& err) {
-    return app::run_tool(static_cast<int>(argv.size()), argv.data(), out,
-                         err);
   });
 }
 
@@ -304,14 +270,14 @@ size_t count_lines(const std::string& text) {
 CAF_TEST(dump matches every golden listing) {
   for (auto& file : data_files())
     check_dump(file, encrypted(file)
-                       ? std::optional<std::string>{golden("key.hex")}
+                       ? std::optional<std::string>{test::private_key("key.hex")}
                        : std::nullopt);
 }
 
 CAF_TEST(dump reads encrypted files with the raw key file too) {
   for (auto& file : data_files())
     if (encrypted(file))
-      check_dump(file, golden("key.bin"));
+      check_dump(file, test::private_key("key.bin"));
 }
 
 CAF_TEST(dump of an encrypted file without a key is unreadable) {
@@ -334,9 +300,11 @@ CAF_TEST(key material is never printed) {
     if (!encrypted(file))
       continue;
     for (auto key : {"key.hex", "key.bin"}) {
-      auto r = dump(golden(file["name"].get<std::string>()), golden(key));
+      auto r = dump(golden(file["name"].get<std::string>()),
+                    test::private_key(key));
       CAF_CHECK(!contains(r.out + r.err, hex));
-      auto c = check(golden(file["name"].get<std::string>()), golden(key));
+      auto c = check(golden(file["name"].get<std::string>()),
+                     test::private_key(key));
       CAF_CHECK(!contains(c.out + c.err, hex));
     }
   }
@@ -549,7 +517,8 @@ CAF_TEST(check says ok on clean files) {
   CAF_CHECK_EQUAL(s.rc, app::exit_ok);
   CAF_CHECK_EQUAL(s.out, golden("snapshot_v2_all_types.snap")
                            + ": ok, 20 entries, version 2\n");
-  auto e = check(golden("snapshot_encrypted_v3.snap"), golden("key.hex"));
+  auto e = check(golden("snapshot_encrypted_v3.snap"),
+                 test::private_key("key.hex"));
   CAF_CHECK_EQUAL(e.rc, app::exit_ok);
   CAF_CHECK(contains(e.out, "version 3"));
 }
@@ -576,7 +545,7 @@ CAF_TEST(check diagnoses corruption with offset and index) {
   CAF_CHECK(contains(f.out, "footer"));
   CAF_CHECK(contains(f.out, "offset 109324"));
   auto t = check(golden("snapshot_encrypted_v3_tampered.snap"),
-                 golden("key.hex"));
+                 test::private_key("key.hex"));
   CAF_CHECK_EQUAL(t.rc, app::exit_damaged);
   CAF_CHECK(contains(t.out, "entry #11"));
   auto m = check(golden("aof_bad_magic.aof"));
@@ -618,7 +587,7 @@ CAF_TEST(the command line runs the subcommands) {
   auto c = cli({"check", golden("aof_truncated_tail.aof")});
   CAF_CHECK_EQUAL(c.rc, app::exit_damaged);
   auto e = cli({"check", golden("aof_encrypted_v3.aof"), "--key",
-                golden("key.bin")});
+                test::private_key("key.bin")});
   CAF_CHECK_EQUAL(e.rc, app::exit_ok);
   auto r = cli({"recover", test::golden_dir(), "--shard", "4", "--salvage"});
   CAF_CHECK_EQUAL(r.rc, app::exit_ok);
@@ -719,9 +688,9 @@ CAF_TEST(repair never cuts snapshots or files it cannot read) {
   auto no_key = cli({"repair", enc, "--yes"});
   CAF_CHECK_EQUAL(no_key.rc, app::exit_damaged);
   CAF_CHECK(test::slurp(enc) == test::slurp(golden("aof_encrypted_v3_tampered.aof")));
-  auto with_key = cli({"repair", enc, "--key", golden("key.hex"), "--yes"});
+  auto with_key = cli({"repair", enc, "--key", test::private_key("key.hex"), "--yes"});
   CAF_CHECK_EQUAL(with_key.rc, app::exit_ok);
-  CAF_CHECK_EQUAL(check(enc, golden("key.hex")).rc, app::exit_ok);
+  CAF_CHECK_EQUAL(check(enc, test::private_key("key.hex")).rc, app::exit_ok);
   auto missing = cli({"repair", dir.file("missing.aof"), "--yes"});
   CAF_CHECK_EQUAL(missing.rc, app::exit_usage);
 }

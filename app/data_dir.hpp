@@ -1,0 +1,43 @@
+// data_dir.hpp: what the operator tool needs to know about a data directory
+// (FORMATS.md layout: shard-N.snap, shard-N.aof, temporaries, the rewrite
+// marker shard-N.rewrite).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "codec/file_system.hpp"
+#include "codec/result.hpp"
+
+namespace ember::app {
+
+/// Shard numbers that have a snapshot, an AOF or a rewrite marker in `dir`,
+/// ascending. Other names are ignored. Fails (io_error) when `dir` is not a
+/// readable directory.
+codec::result<std::vector<uint16_t>> list_shards(const std::string& dir);
+
+/// "shard-N.rewrite": present while a committed rewrite is unfinished.
+std::string rewrite_marker_path(const std::string& dir, uint16_t shard);
+
+/// A file's size and modification time, to tell whether it changed.
+struct file_stamp {
+  uint64_t bytes = 0;
+  int64_t modified_ms = 0;
+  friend bool operator==(const file_stamp& a, const file_stamp& b) {
+    return a.bytes == b.bytes && a.modified_ms == b.modified_ms;
+  }
+};
+
+codec::result<file_stamp> stamp_of(codec::file_system& fs,
+                                   const std::string& path);
+
+/// Sets a file's modification time (POSIX utimensat). A rewritten file
+/// keeps its original's time: shards anchor a snapshot's relative TTLs at
+/// its mtime, so a fresh mtime would lengthen every TTL in it.
+codec::status set_modified_ms(const std::string& path, int64_t ms);
+
+/// "2026-11-25 16:31:02.123Z" (UTC).
+std::string utc_text(int64_t unix_ms);
+
+} // namespace ember::app
