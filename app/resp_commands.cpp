@@ -163,7 +163,8 @@ struct planner {
     plan.parts.push_back(command_part{shard, std::move(op)});
   }
 
-  // One write routed by `key`, replied as the shard replies.
+  // One write routed by `key`, replied as the shard replies. `key` must
+  // not live in `r` (arguments are initialized in no fixed order).
   void write(const std::string& key, codec::aof_record r, uint8_t flags = 0) {
     part(shard_of(key), batch_op{mutation{std::move(r), flags}});
     plan.finish = finish_single;
@@ -249,9 +250,10 @@ void set(planner& p) {
       flags |= messages::flag_absolute_ttl;
     has_ttl = true;
   }
-  if (has_ttl && (flags & messages::flag_keepttl))
+  bool nx_xx = (flags & messages::flag_nx) && (flags & messages::flag_xx);
+  if (nx_xx || (has_ttl && (flags & messages::flag_keepttl)))
     return p.error(syntax_error);
-  p.write(r.key, std::move(r), flags);
+  p.write(p.a[1], std::move(r), flags);
 }
 
 void get(planner& p) {
@@ -484,7 +486,7 @@ void zadd(planner& p) {
       return p.error("ERR value is not a valid float");
     r.members.push_back({*score, std::move(p.a[i + 1])});
   }
-  p.write(r.key, std::move(r));
+  p.write(p.a[1], std::move(r));
 }
 
 void zrem(planner& p) {
@@ -520,7 +522,7 @@ void hset(planner& p) {
   rec::hset r{p.a[1], {}};
   for (size_t i = 2; i < p.a.size(); i += 2)
     r.fields.push_back({std::move(p.a[i]), std::move(p.a[i + 1])});
-  p.write(r.key, std::move(r));
+  p.write(p.a[1], std::move(r));
 }
 
 void hdel(planner& p) {

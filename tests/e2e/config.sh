@@ -48,10 +48,12 @@ hexkey >"$WORK/key1"
 hexkey >"$WORK/key2"
 start_emberd "$WORK/log1" --persistence.data-dir="$WORK/enc" --persistence.key-file="$WORK/key1"
 expect "OK" SET secret value
-[ "$(stop_emberd TERM)" == 0 ] || fail "encrypted run did not stop cleanly"
+stop_emberd TERM
+[ "$STOP_RC" == 0 ] || fail "encrypted run did not stop cleanly"
 start_emberd "$WORK/log2" --persistence.data-dir="$WORK/enc" --persistence.key-file="$WORK/key1"
 expect '"value"' GET secret
-[ "$(stop_emberd TERM)" == 0 ] || fail "encrypted restart did not stop cleanly"
+stop_emberd TERM
+[ "$STOP_RC" == 0 ] || fail "encrypted restart did not stop cleanly"
 grep -q "value" "$WORK"/enc/* && fail "plaintext value found in encrypted files"
 refused 1 "recovery refused" --server.port=0 --persistence.data-dir="$WORK/enc" \
   --persistence.key-file="$WORK/key2"
@@ -70,10 +72,12 @@ for cfg in default durable; do
   start_emberd "$WORK/log-$cfg" --config-file="$SRC/config/$cfg.ini" \
     --persistence.data-dir="$WORK/$cfg" --log.file="$WORK/$cfg.log"
   expect "PONG" PING
-  [ "$(stop_emberd TERM)" == 0 ] || fail "$cfg.ini: no clean stop"
+  stop_emberd TERM
+[ "$STOP_RC" == 0 ] || fail "$cfg.ini: no clean stop"
 done
 start_emberd "$WORK/log-enc" --config-file="$SRC/config/encrypted.ini" \
   --persistence.data-dir="$WORK/enc2" --persistence.key-file="$WORK/key1"
 expect "PONG" PING
-[ "$(stop_emberd TERM)" == 0 ] || fail "encrypted.ini: no clean stop"
+stop_emberd TERM
+[ "$STOP_RC" == 0 ] || fail "encrypted.ini: no clean stop"
 finish

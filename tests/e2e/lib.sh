@@ -47,14 +47,15 @@ start_emberd() {
   return 1
 }
 
-# stop_emberd [SIGNAL]: signals emberd and waits; prints its exit code.
+# stop_emberd [SIGNAL]: signals emberd and waits; its exit code is left in
+# STOP_RC (not printed: a $(...) subshell cannot wait for it).
+STOP_RC=""
 stop_emberd() {
   local sig=${1:-TERM}
   kill -"$sig" "$EMBERD_PID"
-  local rc=0
-  wait "$EMBERD_PID" || rc=$?
+  STOP_RC=0
+  wait "$EMBERD_PID" || STOP_RC=$?
   EMBERD_PID=""
-  echo "$rc"
 }
 
 rcli() {

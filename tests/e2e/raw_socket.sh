@@ -91,5 +91,6 @@ printf 'PING\r\n' >&3
 expect "PONG" PING
 exec 3<&-
 
-[ "$(stop_emberd TERM)" == 0 ] || fail "SIGTERM did not exit 0"
+stop_emberd TERM
+[ "$STOP_RC" == 0 ] || fail "SIGTERM did not exit 0"
 finish

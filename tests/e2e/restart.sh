@@ -50,7 +50,8 @@ rcli SAVE >/dev/null # a snapshot plus a fresh AOF, then more writes
 fill two
 before=$(dump)
 [ -n "$before" ] || fail "nothing written"
-[ "$(stop_emberd TERM)" == 0 ] || fail "SIGTERM did not exit 0"
+stop_emberd TERM
+[ "$STOP_RC" == 0 ] || fail "SIGTERM did not exit 0"
 grep -q "stopped: every acknowledged write is fsynced" "$WORK/log1" || fail "no clean stop logged"
 start_emberd "$WORK/log2" "${ARGS[@]}"
 after=$(dump)
@@ -70,22 +71,24 @@ done
 # -- kill -9 with fsync always: every acknowledged write is there ---------------------------
 fill three
 before=$(dump)
-[ "$(stop_emberd KILL)" != 0 ] || true
+stop_emberd KILL
 start_emberd "$WORK/log3" "${ARGS[@]}"
 after=$(dump)
 [ "$before" == "$after" ] || fail "state changed across kill -9 + restart"
 
 # -- SIGTERM under load loses no acknowledged write --------------------------------------------
 writer() {
-  local w=$1 i
+  local w=$1 i out
   for i in $(seq 1 100000); do
-    redis-cli -p "$PORT" RPUSH "load$w" "$i" >/dev/null 2>&1 || break
+    out=$(redis-cli -p "$PORT" RPUSH "load$w" "$i" 2>/dev/null) || break
+    [[ $out =~ ^[0-9]+$ ]] || break # an integer reply is the acknowledgement
     echo "$i" >>"$WORK/acked$w"
   done
 }
 for w in 1 2 3 4; do : >"$WORK/acked$w"; writer "$w" & done
 sleep 1
-rc=$(stop_emberd TERM)
+stop_emberd TERM
+rc=$STOP_RC
 wait # the writers stop once the server is gone
 [ "$rc" == 0 ] || fail "SIGTERM under load exited $rc"
 start_emberd "$WORK/log4" "${ARGS[@]}"
@@ -101,5 +104,6 @@ for w in 1 2 3 4; do
 done
 [ "$total" -gt 0 ] || fail "no write was acknowledged under load"
 echo "acknowledged under load: $total"
-[ "$(stop_emberd TERM)" == 0 ] || fail "final SIGTERM did not exit 0"
+stop_emberd TERM
+[ "$STOP_RC" == 0 ] || fail "final SIGTERM did not exit 0"
 finish
