@@ -24,6 +24,7 @@
 #include "actors/supervisor.hpp"
 #include "app/front_door.hpp"
 #include "codec/encryption_key.hpp"
+#include "codec/keyspace.hpp"
 #include "messages/persist_error.hpp"
 #include "messages/types.hpp"
 
@@ -179,6 +180,7 @@ int serve(caf::actor_system& sys, const daemon_config& cfg,
                           {"shards", std::to_string(cfg.shards)},
                           {"fsync", to_string(cfg.fsync)},
                           {"data_dir", cfg.data_dir}};
+  door_cfg.started_ms = codec::unix_now_ms();
   auto door = spawn_front_door(sys, door_cfg);
   self->request(door, caf::infinite, open_atom::value)
     .receive(

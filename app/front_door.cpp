@@ -204,6 +204,7 @@ void run_admin(door_ptr self, caf::io::connection_handle hdl,
       facts.connected_clients = st.conns.size();
       facts.total_commands = st.total_commands;
       facts.rejected_connections = st.rejected_connections;
+      facts.started_ms = st.cfg.started_ms;
       self->request(st.cfg.supervisor, caf::infinite, stats_atom::value)
         .then(
           [deliver, facts, section = plan.argument](

@@ -46,6 +46,7 @@ struct front_door_config {
   /// Facts INFO reports besides the shards' stats ("name:value" lines of
   /// its "# Server" section).
   std::vector<std::pair<std::string, std::string>> server_info;
+  int64_t started_ms = 0; ///< unix ms the daemon started
   /// SHUTDOWN: asks the daemon for its graceful stop (called on the
   /// broker's thread; must not block).
   std::function<void()> request_shutdown;

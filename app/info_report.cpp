@@ -29,9 +29,10 @@ std::string status_of(const std::vector<shard_stats>& shards,
   return "ok";
 }
 
-void persistence(std::string& out, const std::vector<shard_stats>& shards) {
+void persistence(std::string& out, const info_facts& facts,
+                 const std::vector<shard_stats>& shards) {
   uint64_t changes = 0, size = 0, base = 0, delayed = 0, buffered = 0;
-  int64_t last_save_ms = 0;
+  int64_t last_save_ms = facts.started_ms;
   uint64_t last_save_us = 0;
   bool any_save = false, failed = false;
   for (auto& s : shards) {
@@ -124,7 +125,7 @@ std::string info_report(const std::string& section, const info_facts& facts,
   }
   if (wants("persistence")) {
     separate();
-    persistence(out, shards);
+    persistence(out, facts, shards);
   }
   if (wants("keyspace")) {
     separate();

@@ -17,6 +17,9 @@ struct info_facts {
   size_t connected_clients = 0;
   uint64_t total_commands = 0;
   uint64_t rejected_connections = 0;
+  /// Unix ms the daemon started: Redis reports it as the last save time
+  /// until a save happened.
+  int64_t started_ms = 0;
 };
 
 /// The INFO text for `section` ("" / "all" / "default" = every section;
