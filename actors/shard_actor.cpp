@@ -272,6 +272,7 @@ caf::behavior shard_impl(shard_ptr self, shard_options opts,
       auto out = st.info;
       out.keys = st.logic.dbsize(codec::unix_now_ms());
       out.failed = st.failed;
+      out.rewriting = st.rewriting;
       out.changes_since_save = st.changes_since_save;
       if (!st.writer)
         return out;

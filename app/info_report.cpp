@@ -34,7 +34,7 @@ void persistence(std::string& out, const info_facts& facts,
   uint64_t changes = 0, size = 0, base = 0, delayed = 0, buffered = 0;
   int64_t last_save_ms = facts.started_ms;
   uint64_t last_save_us = 0;
-  bool any_save = false, failed = false;
+  bool any_save = false, failed = false, rewriting = false;
   for (auto& s : shards) {
     changes += s.changes_since_save;
     size += s.writer.aof_size;
@@ -45,9 +45,13 @@ void persistence(std::string& out, const info_facts& facts,
     last_save_us = std::max(last_save_us, s.last_save_duration_us);
     any_save = any_save || !s.last_save_status.empty();
     failed = failed || s.failed;
+    rewriting = rewriting || s.rewriting;
   }
   out += "# Persistence\r\n";
   line(out, "loading", uint64_t{0}); // recovery finishes before serving
+  // Every snapshot is a rewrite here (README "Crash-safe rewrite"), so the
+  // two "in progress" flags are the same.
+  line(out, "rdb_bgsave_in_progress", uint64_t{rewriting});
   line(out, "rdb_changes_since_last_save", changes);
   line(out, "rdb_last_save_time",
        std::to_string(std::max<int64_t>(last_save_ms, 0) / 1000));
@@ -56,6 +60,7 @@ void persistence(std::string& out, const info_facts& facts,
   line(out, "rdb_last_bgsave_time_sec",
        any_save ? std::to_string(last_save_us / 1000000) : "-1");
   line(out, "aof_enabled", uint64_t{1});
+  line(out, "aof_rewrite_in_progress", uint64_t{rewriting});
   line(out, "aof_last_bgrewrite_status",
        status_of(shards, &shard_stats::last_rewrite_status));
   line(out, "aof_last_write_status", failed ? "err" : "ok");
@@ -69,6 +74,7 @@ void persistence(std::string& out, const info_facts& facts,
          "keys=" + std::to_string(s.keys)
            + ",failed=" + std::to_string(s.failed ? 1 : 0)
            + ",restarts=" + std::to_string(s.restarts)
+           + ",rewriting=" + std::to_string(s.rewriting ? 1 : 0)
            + ",aof_size=" + std::to_string(w.aof_size)
            + ",aof_base_size=" + std::to_string(w.aof_base_size)
            + ",pending_bytes=" + std::to_string(w.pending_bytes)

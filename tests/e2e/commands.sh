@@ -198,7 +198,7 @@ sleep 0.3
 expect "Background append only file rewriting started" BGREWRITEAOF
 sleep 0.3
 info=$(redis-cli -p "$PORT" INFO persistence)
-for field in aof_enabled:1 aof_last_bgrewrite_status:ok rdb_last_bgsave_status:ok \
+for field in aof_enabled:1 aof_rewrite_in_progress: rdb_bgsave_in_progress: aof_last_bgrewrite_status:ok rdb_last_bgsave_status:ok \
              aof_current_size: aof_base_size: aof_delayed_fsync: \
              rdb_changes_since_last_save: rdb_last_save_time: ember_shard_3:keys=; do
   grep -q "^$field" <<<"$info" || fail "INFO persistence lacks $field: $info"
