@@ -69,12 +69,13 @@ caf::error refuse_write(shard_ptr self) {
 }
 
 // Hands records to the writer; `done` runs with the outcome.
+// `changes` counts the requests these records carry (for the save rules).
 template <class Done>
-void log_records(shard_ptr self, Done done) {
+void log_records(shard_ptr self, Done done, uint64_t changes = 1) {
   auto& st = self->state;
   auto bytes = log_bytes(self, st.log);
   st.inflight_bytes += bytes;
-  ++st.changes_since_save;
+  st.changes_since_save += changes;
   self
     ->request(st.writer, caf::infinite, append_atom::value,
               record_batch{std::move(st.log)})
@@ -165,6 +166,59 @@ caf::result<uint64_t> start_rewrite(shard_ptr self) {
   return rp;
 }
 
+// A batch: every element in order, all their records in one append, one
+// reply once that append is durable (messages/batch.hpp). Reads see the
+// writes before them in the batch, as they would in separate messages.
+caf::result<batch_replies> handle_batch(shard_ptr self, shard_batch& b) {
+  auto& st = self->state;
+  batch_replies out;
+  out.results.resize(b.ops.size());
+  std::vector<size_t> logged; // elements whose reply waits for the disk
+  st.log.clear();
+  auto now = codec::unix_now_ms();
+  for (size_t i = 0; i < b.ops.size(); ++i) {
+    auto& res = out.results[i];
+    if (auto* m = std::get_if<mutation>(&b.ops[i].op)) {
+      if (auto err = refuse_write(self)) {
+        res.error = std::move(err);
+        continue;
+      }
+      auto before = st.log.size();
+      auto r = st.logic.apply(std::move(*m), now, st.log);
+      if (!r) {
+        res.error = std::move(r.error());
+        continue;
+      }
+      res.value = std::move(*r);
+      if (st.log.size() != before)
+        logged.push_back(i);
+    } else {
+      auto& q = std::get<read_request>(b.ops[i].op);
+      auto r = st.logic.query(q.q, now);
+      if (r)
+        res.value = std::move(*r);
+      else
+        res.error = std::move(r.error());
+    }
+  }
+  if (st.log.empty())
+    return out;
+  auto rp = self->make_response_promise<batch_replies>();
+  auto changes = logged.size();
+  log_records(
+    self,
+    [rp, out = std::move(out),
+     logged = std::move(logged)](caf::error err) mutable {
+      // Not durable: none of the writes may be acknowledged.
+      if (err)
+        for (auto i : logged)
+          out.results[i].error = err;
+      rp.deliver(std::move(out));
+    },
+    changes);
+  return rp;
+}
+
 void schedule_expiry(shard_ptr self) {
   self->delayed_send(self, self->state.opts.expire_interval,
                      expire_atom::value);
@@ -201,6 +255,7 @@ caf::behavior shard_impl(shard_ptr self, shard_options opts,
       });
       return rp;
     },
+    [self](shard_batch& b) { return handle_batch(self, b); },
     [self](read_request& q) -> caf::result<reply> {
       auto r = self->state.logic.query(q.q, codec::unix_now_ms());
       if (!r)
@@ -219,6 +274,7 @@ caf::behavior shard_impl(shard_ptr self, shard_options opts,
       auto out = st.info;
       out.keys = st.logic.dbsize(codec::unix_now_ms());
       out.failed = st.failed;
+      out.rewriting = st.rewriting;
       out.changes_since_save = st.changes_since_save;
       if (!st.writer)
         return out;

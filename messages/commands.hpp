@@ -61,6 +61,7 @@ struct shard_stats {
   uint16_t shard = 0;
   uint64_t keys = 0;
   bool failed = false;           ///< restart intensity exceeded
+  bool rewriting = false;        ///< a snapshot/rewrite is running now
   uint32_t restarts = 0;
   writer_stats writer;
   // Last snapshot/rewrite: "ok", "err: ...", or "" when none yet.
@@ -84,6 +85,7 @@ struct shard_stats {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shard_stats& x) {
   return f(caf::meta::type_name("shard_stats"), x.shard, x.keys, x.failed,
+           x.rewriting,
            x.restarts, x.writer, x.last_save_status, x.last_save_ms,
            x.last_save_duration_us, x.last_save_entries, x.last_save_bytes,
            x.last_save_pause_us, x.changes_since_save, x.last_rewrite_status,

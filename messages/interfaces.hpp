@@ -7,6 +7,7 @@
 #include "caf/typed_actor.hpp"
 #include "caf/replies_to.hpp"
 
+#include "messages/batch.hpp"
 #include "messages/commands.hpp"
 #include "messages/mutation.hpp"
 #include "messages/query.hpp"
@@ -16,6 +17,8 @@ namespace ember::messages {
 
 /// What application actors talk to: one per shard.
 ///   mutation      -> reply  once durable under the fsync policy
+///   shard_batch   -> batch_replies, one per element, once every write in
+///                    it is durable (messages/batch.hpp)
 ///   read_request  -> reply  from memory
 ///   sync          -> durable AOF offset, after an fsync
 ///   snapshot      -> entries written (a point-in-time snapshot + AOF switch)
@@ -24,6 +27,7 @@ namespace ember::messages {
 using shard_actor = caf::typed_actor<
   caf::replies_to<mutation>::with<reply>,
   caf::replies_to<read_request>::with<reply>,
+  caf::replies_to<shard_batch>::with<batch_replies>,
   caf::replies_to<sync_atom>::with<uint64_t>,
   caf::replies_to<snapshot_atom>::with<uint64_t>,
   caf::replies_to<rewrite_atom>::with<uint64_t>,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The run command: install what is missing, build, and run the main job.
-# The daemon `emberd` lands with issue 4; until then this builds everything
-# and starts the operator tool on the default data directory (./data).
+# The run command: install what is missing, build, and run emberd in the
+# foreground on config/default.ini (data in ./data of this checkout,
+# Redis protocol on 127.0.0.1:6399). Extra arguments override options,
+# e.g. ./scripts/run.sh --persistence.fsync=always. Stop with Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,9 +12,4 @@ jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/release -j "$jobs"
 
-if [ -x build/release/app/emberd ]; then
-  exec build/release/app/emberd --config-file=config/default.ini "$@"
-fi
-echo "emberd is not part of this build yet (issue 4); the operator tool is"
-echo "build/release/app/ember-persist:"
-exec build/release/app/ember-persist --help
+exec build/release/app/emberd --config-file=config/default.ini "$@"

@@ -95,6 +95,30 @@ CAF_TEST(stats travel) {
   CAF_CHECK_EQUAL(back.last_save_status, "ok");
 }
 
+CAF_TEST(batches and their per-element results travel) {
+  shard_batch b;
+  b.ops.push_back({mutation{codec::rec::set{"k", "v", -1}, flag_nx}});
+  b.ops.push_back({read_request{q::lrange{"l", 0, -1}}});
+  auto back = round_trip(b);
+  CAF_REQUIRE_EQUAL(back.ops.size(), 2u);
+  auto* m = std::get_if<mutation>(&back.ops[0].op);
+  CAF_REQUIRE(m != nullptr);
+  CAF_CHECK(std::get<mutation>(b.ops[0].op).record == m->record);
+  CAF_CHECK_EQUAL(m->flags, flag_nx);
+  auto* r = std::get_if<read_request>(&back.ops[1].op);
+  CAF_REQUIRE(r != nullptr);
+  CAF_CHECK_EQUAL(std::get<q::lrange>(r->q).key, "l");
+  batch_replies rs;
+  rs.results.push_back({reply::ok(), {}});
+  rs.results.push_back({{}, make_error(persist_errc::wrong_type, "key 'l'")});
+  auto rs_back = round_trip(rs);
+  CAF_REQUIRE_EQUAL(rs_back.results.size(), 2u);
+  CAF_CHECK(rs_back.results[0].value == reply::ok());
+  CAF_CHECK(!rs_back.results[0].error);
+  CAF_CHECK(persist_code(rs_back.results[1].error) == persist_errc::wrong_type);
+  CAF_CHECK_EQUAL(persist_context(rs_back.results[1].error), "key 'l'");
+}
+
 CAF_TEST(errors carry our category code and context) {
   auto err = make_error(persist_errc::wrong_type,
                         "key 'k' holds a list, not a string");

@@ -143,6 +143,49 @@ CAF_TEST(a failed fsync fails the write and the writer is restarted) {
   CAF_CHECK(ks.find("after") != nullptr);
 }
 
+CAF_TEST(a batch applies in order and logs every write in one append) {
+  start(options(fsync_policy::always));
+  auto before = ask<shard_stats>(shard, stats_atom::value);
+  shard_batch b;
+  b.ops.push_back({mutation{rec::set{"k", "v", -1}, 0}});
+  b.ops.push_back({read_request{q::get{"k"}}});
+  b.ops.push_back({mutation{rec::incr{"k"}, 0}}); // not an integer
+  b.ops.push_back({mutation{rec::rpush{"l", {"a", "b"}}, 0}});
+  b.ops.push_back({read_request{q::llen{"l"}}});
+  auto r = ask<batch_replies>(shard, b);
+  CAF_REQUIRE_EQUAL(r.results.size(), 5u);
+  CAF_CHECK(!r.results[0].error && r.results[0].value == reply::ok());
+  CAF_CHECK(r.results[1].value == reply::of(std::string{"v"}));
+  CAF_CHECK(persist_code(r.results[2].error) == persist_errc::not_integer);
+  CAF_CHECK(r.results[3].value == reply::of(int64_t{2}));
+  CAF_CHECK(r.results[4].value == reply::of(int64_t{2}));
+  auto after = ask<shard_stats>(shard, stats_atom::value);
+  CAF_CHECK_EQUAL(after.writer.batches - before.writer.batches, 1u);
+  CAF_CHECK_EQUAL(after.writer.fsyncs - before.writer.fsyncs, 1u);
+  CAF_CHECK_EQUAL(after.changes_since_save - before.changes_since_save, 2u);
+  // Replied under `always` = on disk.
+  CAF_REQUIRE(fs.crash());
+  auto ks = recovered();
+  CAF_CHECK(std::get<std::string>(ks.find("k")->val) == "v");
+  CAF_CHECK(ks.find("l") != nullptr);
+}
+
+CAF_TEST(a failed append fails every write of the batch but not its reads) {
+  start(options(fsync_policy::always));
+  CAF_REQUIRE(write(rec::set{"old", "1", -1}));
+  fs.fail(codec::fault_op::sync, 1, EIO);
+  shard_batch b;
+  b.ops.push_back({mutation{rec::set{"a", "1", -1}, 0}});
+  b.ops.push_back({read_request{q::get{"old"}}});
+  b.ops.push_back({mutation{rec::set{"b", "2", -1}, 0}});
+  auto r = ask<batch_replies>(shard, b);
+  CAF_REQUIRE_EQUAL(r.results.size(), 3u);
+  CAF_CHECK(persist_code(r.results[0].error) == persist_errc::io_error);
+  CAF_CHECK(!r.results[1].error);
+  CAF_CHECK(r.results[1].value == reply::of(std::string{"1"}));
+  CAF_CHECK(persist_code(r.results[2].error) == persist_errc::io_error);
+}
+
 CAF_TEST(a writer killed with an error is restarted) {
   start(options(fsync_policy::everysec));
   CAF_REQUIRE(write(rec::set{"a", "1", -1}));

@@ -1,0 +1,75 @@
+// daemon_config.hpp: emberd's configuration, read with CAF's own config
+// parser (the INI format of CAF 0.17) and checked strictly by us.
+//
+// CAF 0.17 silently ignores unknown keys and values of the wrong type in a
+// config file, so every key of the file and of the command line goes
+// through one table (daemon_config.cpp): an unknown key, a value of the
+// wrong type or one out of range is an error naming the key, where it came
+// from and what is allowed. Nothing here starts an actor system or touches
+// data files, so the checks are testable (and fuzzable) on their own.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "actors/shard_options.hpp"
+#include "messages/commands.hpp"
+#include "codec/recovery.hpp"
+
+namespace ember::app {
+
+/// Every option of emberd, with its default.
+struct daemon_config {
+  // [persistence]
+  std::string data_dir = "data";
+  uint16_t shards = 4;
+  messages::fsync_policy fsync = messages::fsync_policy::everysec;
+  std::string key_file; ///< empty: files are written unencrypted
+  codec::corruption_policy on_corruption = codec::corruption_policy::refuse;
+  std::vector<actors::save_rule> save_rules;
+  uint32_t auto_rewrite_percentage = 100;
+  uint64_t auto_rewrite_min_size = 64u << 20;
+  uint32_t max_restarts = 3;
+  uint32_t restart_period_s = 60;
+  uint64_t max_inflight_bytes = 64u << 20;
+  // [server]
+  std::string bind = "127.0.0.1";
+  uint16_t port = 6399;
+  uint32_t max_clients = 10000;
+  uint64_t max_request_bytes = 512u << 20;
+  // [log]
+  std::string log_level = "info";
+  std::string log_file; ///< empty: log to stderr only
+};
+
+/// What loading the configuration produced: a config, a request for help,
+/// or an error (the message names the key and what is allowed).
+struct config_outcome {
+  daemon_config config;
+  bool help = false;
+  std::string error;
+  explicit operator bool() const noexcept {
+    return error.empty();
+  }
+};
+
+/// Applies the text of a config file on top of `base`. `origin` names the
+/// file in messages.
+config_outcome parse_config_text(std::string_view text,
+                                 std::string_view origin,
+                                 daemon_config base = {});
+
+/// Reads `--config-file=PATH` (if given), then applies every other argument
+/// as `--<group>.<name>=value` on top; `--help`/`-h` asks for help.
+config_outcome load_config(const std::vector<std::string>& args);
+
+/// The --help text: usage, then every option with type, range and default.
+std::string help_text();
+
+/// The shard options the config asks for (one per shard; `key` is left for
+/// the caller, which loads the key file).
+std::vector<actors::shard_options> shard_options_of(const daemon_config& c);
+
+} // namespace ember::app

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Invalid configurations stop emberd with exit code 2 and a message naming
+# the key; key file problems stop it before anything is served; --help lists
+# every option with its default; the example configs are valid.
+source "$(dirname "$0")/lib.sh"
+
+SRC=${SRC:?set SRC to the source directory}
+
+# refused CODE TEXT ARGS...: emberd exits with CODE, its output has TEXT.
+refused() {
+  local code=$1 text=$2
+  shift 2
+  local out rc=0
+  out=$(timeout 20 "$EMBERD" "$@" 2>&1) || rc=$?
+  [ "$rc" == "$code" ] || fail "emberd $* exited $rc, want $code: $out"
+  grep -qF -- "$text" <<<"$out" || fail "emberd $*: output lacks [$text]: $out"
+}
+
+cat >"$WORK/unknown.ini" <<'INI'
+[persistence]
+fsyncc = "always"
+INI
+refused 2 "unknown option 'persistence.fsyncc'" --config-file="$WORK/unknown.ini"
+cat >"$WORK/type.ini" <<'INI'
+[server]
+port = "6399"
+INI
+refused 2 "server.port: expected an integer in 0..65535" --config-file="$WORK/type.ini"
+cat >"$WORK/range.ini" <<'INI'
+[persistence]
+shards = 0
+INI
+refused 2 "persistence.shards: expected an integer in 1..255" --config-file="$WORK/range.ini"
+refused 2 "line 2" --config-file=<(printf '[persistence]\nfsync = always\n')
+refused 2 "command line: unknown option 'server.prot'" --server.prot=1
+refused 2 "persistence.fsync: expected one of always, everysec, no" --persistence.fsync=sometimes
+refused 2 "server.max-clients: expected an integer in 1..1000000" --server.max-clients=x
+refused 2 "cannot read config file" --config-file="$WORK/nonexistent.ini"
+
+# -- key files ------------------------------------------------------------------------------
+refused 2 "persistence.key-file '$WORK/nokey'" --persistence.data-dir="$WORK/d0" \
+  --persistence.key-file="$WORK/nokey"
+printf 'not a key' >"$WORK/badkey"
+refused 2 "persistence.key-file '$WORK/badkey'" --persistence.data-dir="$WORK/d0" \
+  --persistence.key-file="$WORK/badkey"
+hexkey() { od -An -tx1 -N32 /dev/urandom | tr -d ' \n'; }
+hexkey >"$WORK/key1"
+hexkey >"$WORK/key2"
+start_emberd "$WORK/log1" --persistence.data-dir="$WORK/enc" --persistence.key-file="$WORK/key1"
+expect "OK" SET secret value
+stop_emberd TERM
+[ "$STOP_RC" == 0 ] || fail "encrypted run did not stop cleanly"
+start_emberd "$WORK/log2" --persistence.data-dir="$WORK/enc" --persistence.key-file="$WORK/key1"
+expect '"value"' GET secret
+stop_emberd TERM
+[ "$STOP_RC" == 0 ] || fail "encrypted restart did not stop cleanly"
+grep -q "value" "$WORK"/enc/* && fail "plaintext value found in encrypted files"
+refused 1 "recovery refused" --server.port=0 --persistence.data-dir="$WORK/enc" \
+  --persistence.key-file="$WORK/key2"
+
+# -- help and the example configs ---------------------------------------------------------------
+help=$("$EMBERD" --help)
+for opt in persistence.data-dir persistence.shards persistence.fsync persistence.key-file \
+           persistence.on-corruption persistence.save persistence.auto-rewrite-percentage \
+           persistence.auto-rewrite-min-size persistence.max-restarts persistence.restart-period \
+           persistence.max-inflight-bytes server.bind server.port server.max-clients \
+           server.max-request-bytes log.level log.file; do
+  grep -q -- "--$opt=" <<<"$help" || fail "--help lacks $opt"
+done
+grep -q "\[6399\]" <<<"$help" || fail "--help lacks the default port"
+for cfg in default durable; do
+  start_emberd "$WORK/log-$cfg" --config-file="$SRC/config/$cfg.ini" \
+    --persistence.data-dir="$WORK/$cfg" --log.file="$WORK/$cfg.log"
+  expect "PONG" PING
+  stop_emberd TERM
+[ "$STOP_RC" == 0 ] || fail "$cfg.ini: no clean stop"
+done
+start_emberd "$WORK/log-enc" --config-file="$SRC/config/encrypted.ini" \
+  --persistence.data-dir="$WORK/enc2" --persistence.key-file="$WORK/key1"
+expect "PONG" PING
+stop_emberd TERM
+[ "$STOP_RC" == 0 ] || fail "encrypted.ini: no clean stop"
+finish
