@@ -141,7 +141,7 @@ sample drive(shard_env& env, const load& l) {
   std::thread poller([&] {
     while (running) {
       for (auto& s : env.stats())
-        peak = std::max<uint64_t>(peak, s.writer.pending_bytes + s.writer.unsynced_bytes);
+        peak = std::max<uint64_t>(peak, s.writer.pending_bytes);
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   });
