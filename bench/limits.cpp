@@ -142,7 +142,7 @@ void add_limit_cases(runner& r) {
                         });
     };
   };
-  r.add({"limit crc32 slicing-by-8 100 B records", "records", true, {}, {}, {},
+  r.add({"limit crc32 ours 100 B records", "records", true, {}, {}, {},
          per_100([](const char* p, size_t n) { return codec::crc32(p, n); })});
   r.add({"limit crc32 boost 100 B records", "records", true, {}, {}, {},
          per_100([](const char* p, size_t n) { return codec::crc32_boost(p, n); })});
