@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs exactly the Debian 12 packages that the build, the tests and the
 # tools need, and only when one is missing (idempotent; needs root or sudo).
+# `setup.sh --bench` also installs what only the benchmarks need: redis-server
+# (bench/daemon_vs_redis.sh compares emberd with Redis 7).
 set -euo pipefail
 
 packages=(
@@ -13,6 +15,9 @@ packages=(
   nlohmann-json3-dev    # JSON output of the operator tool
   redis-tools           # redis-cli for the end-to-end tests
 )
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(redis-server) # bench/daemon_vs_redis.sh only
+fi
 
 missing=()
 for p in "${packages[@]}"; do
