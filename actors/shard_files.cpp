@@ -33,6 +33,7 @@ codec::result<shard_files> open_shard_files(const shard_options& opts) {
   codec::recovery_options ropts;
   ropts.key = opts.key.get();
   ropts.policy = opts.on_corruption;
+  ropts.on_progress = opts.recovery_progress;
   ropts.now_ms = codec::unix_now_ms();
   if (auto exists = fs.exists(snap); exists && *exists)
     if (auto mtime = fs.modified_ms(snap))

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,6 +48,9 @@ struct shard_options {
   codec::file_system* fs = &codec::posix_file_system();
   /// Run fsyncs on their own thread (false in deterministic tests).
   bool detached_io = true;
+  /// Recovery progress for files over 64 MiB (codec::recovery_options).
+  std::function<void(const std::string&, uint64_t, uint64_t)>
+    recovery_progress;
 };
 
 } // namespace ember::actors

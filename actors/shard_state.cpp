@@ -520,7 +520,7 @@ struct shard_state::writer {
   }
 
   /// SET and PROTO.SET: replace the value (NX/XX/GET/KEEPTTL), log the
-  /// record without TTL and then PEXPIREAT.
+  /// record with its remaining TTL and then PEXPIREAT.
   template <class Rec, class Make>
   caf::expected<reply> replace(Rec&& r, Make make_value) {
     auto s = find(r.key);
@@ -551,7 +551,12 @@ struct shard_state::writer {
     } else {
       put(r.key, entry{make_value(r), *deadline});
     }
-    r.expire_ms = -1;
+    // The remaining TTL in the record itself, then the absolute deadline:
+    // should a crash keep the SET but tear off the PEXPIREAT behind it
+    // (both go out in one write, which need not reach the disk whole), the
+    // key still expires, only later by the downtime, instead of living on
+    // without a TTL. With both present the PEXPIREAT wins.
+    r.expire_ms = *deadline == no_deadline ? -1 : *deadline - now;
     log_keeping(std::move(r), *deadline);
     return out;
   }

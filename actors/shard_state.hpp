@@ -13,7 +13,9 @@
 // Logging rules (so that TTLs do not restart at recovery and replay agrees
 // with the live state whenever recovery runs, see shard_state.cpp):
 // - TTLs are logged as absolute PEXPIREAT deadlines, never relative;
-//   SET/PROTO.SET are logged with expire_ms -1 followed by PEXPIREAT.
+//   SET/PROTO.SET carry the remaining TTL and are followed by PEXPIREAT
+//   (the record alone, should a crash tear off the PEXPIREAT, still makes
+//   the key expire).
 // - Replay deletes a key at a PEXPIREAT that is already past, so records
 //   that follow it must not resurrect the key: a write that replay would
 //   turn into "create" re-logs the key's PEXPIREAT after it; PERSIST or a

@@ -234,16 +234,28 @@ int run_daemon(const daemon_config& cfg) {
     return 2;
   }
   auto opts = shard_options_of(cfg);
+  for (auto& o : opts)
+    o.recovery_progress = [](const std::string& path, uint64_t done,
+                             uint64_t total) {
+      spdlog::info("recovering {}: {} of {} MiB read ({}%)", path,
+                   done >> 20, total >> 20, done * 100 / total);
+    };
   if (!cfg.key_file.empty()) {
+    codec::key_load_options load_opts;
+    load_opts.permissions = cfg.key_file_permissions;
     auto key = codec::encryption_key::load(codec::posix_file_system(),
-                                           cfg.key_file);
+                                           cfg.key_file, load_opts);
     if (!key) {
       spdlog::critical("persistence.key-file '{}': {}", cfg.key_file,
                        key.err().message);
       return 2;
     }
+    if (!key->warning.empty())
+      spdlog::warn("{} (or set persistence.key-file-permissions=refuse to "
+                   "refuse such a file)",
+                   key->warning);
     auto shared
-      = std::make_shared<const codec::encryption_key>(std::move(*key));
+      = std::make_shared<const codec::encryption_key>(std::move(key->key));
     for (auto& o : opts)
       o.key = shared;
   }

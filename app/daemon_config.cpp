@@ -182,6 +182,13 @@ const std::vector<option_spec>& options() {
          "AES-256 key file (ember-persist keygen); new files are encrypted "
          "(v3)",
          text(&dc::key_file, true)),
+    make("persistence", "key-file-permissions", "\"warn\" | \"refuse\"",
+         "a key file that group or others can access: start with a warning, "
+         "or refuse to start",
+         choice(&dc::key_file_permissions,
+                std::vector<std::pair<std::string, codec::key_permissions>>{
+                  {"warn", codec::key_permissions::warn},
+                  {"refuse", codec::key_permissions::refuse}})),
     make("persistence", "on-corruption", "\"refuse\" | \"salvage\"",
          "damaged files: refuse to start, or load the valid prefix and keep "
          "a copy of the damaged file",

@@ -16,6 +16,7 @@
 
 #include "actors/shard_options.hpp"
 #include "messages/commands.hpp"
+#include "codec/encryption_key.hpp"
 #include "codec/recovery.hpp"
 
 namespace ember::app {
@@ -27,6 +28,8 @@ struct daemon_config {
   uint16_t shards = 4;
   messages::fsync_policy fsync = messages::fsync_policy::everysec;
   std::string key_file; ///< empty: files are written unencrypted
+  /// A key file group or others can access: log a warning, or refuse it.
+  codec::key_permissions key_file_permissions = codec::key_permissions::warn;
   codec::corruption_policy on_corruption = codec::corruption_policy::refuse;
   std::vector<actors::save_rule> save_rules;
   uint32_t auto_rewrite_percentage = 100;

@@ -1,5 +1,7 @@
 #include "codec/keyspace.hpp"
 
+#include "codec/byte_writer.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -436,6 +438,15 @@ size_t keyspace::remove_expired(int64_t now_ms) {
   return removed;
 }
 
+void keyspace::reserve(size_t n) {
+  auto per_segment = n / segment_count + 1;
+  for (size_t i = 0; i < segment_count; ++i) {
+    auto* seg = seg_at(i);
+    if (!seg || seg->epoch == epoch_)
+      writable(i).map.reserve(per_segment);
+  }
+}
+
 void keyspace::clear() noexcept {
   segs_.clear();
   size_ = 0;
@@ -485,8 +496,15 @@ snapshot_entry to_snapshot_entry(const std::string& key, const entry& e,
 
 void encode_entry(std::string& out, const std::string& key, const entry& e,
                   int64_t now_ms) {
-  // Simple path through snapshot_entry for now; a direct encoder that skips
-  // the copy can replace it without changing callers.
+  if (auto* s = std::get_if<std::string>(&e.val)) {
+    // The common case, without copying the value into a snapshot_entry:
+    // the same bytes as the general path (tests/keyspace.cpp checks).
+    put_bytes(out, key);
+    put_u8(out, static_cast<uint8_t>(value_type::string));
+    put_bytes(out, *s);
+    put_i64(out, remaining_ms(e, now_ms));
+    return;
+  }
   encode_entry(out, to_snapshot_entry(key, e, now_ms));
 }
 

@@ -197,6 +197,10 @@ public:
   bool empty() const noexcept {
     return size_ == 0;
   }
+  /// Makes room for about `n` keys, so that loading them does not rehash
+  /// (segments shared with a view are left alone).
+  void reserve(size_t n);
+
   /// Drops every key (views keep theirs).
   void clear() noexcept;
 

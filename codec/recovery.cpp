@@ -1,5 +1,6 @@
 #include "codec/recovery.hpp"
 
+#include <algorithm>
 #include <initializer_list>
 #include <string_view>
 #include <utility>
@@ -11,6 +12,23 @@ namespace ember::codec {
 namespace {
 
 constexpr uint64_t shard_id_offset = 5; // after magic + version
+
+// Calls recovery_options::on_progress every progress_step bytes of a large
+// file; one comparison per record otherwise.
+struct progress_meter {
+  const recovery_options& opts;
+  const std::string& path;
+  uint64_t size;
+  uint64_t next = opts.progress_step;
+
+  void at(uint64_t offset) {
+    auto step = opts.progress_step;
+    if (offset < next || size <= step || !opts.on_progress)
+      return;
+    opts.on_progress(path, offset, size);
+    next = (offset / step + 1) * step;
+  }
+};
 
 /// Advice appended to a diagnosis unless it already gives it (the readers'
 /// diagnoses carry their own advice; ours must not repeat it).
@@ -135,12 +153,18 @@ private:
     if (reader->shard_id() != out_.report.shard_id)
       return snapshot_of_other_shard(reader->shard_id());
     auto anchor = opts_.snapshot_time_ms.value_or(now_);
+    // The header's count, but no more than the file can hold (an entry takes
+    // at least 16 bytes), so a damaged header cannot make us over-allocate.
+    out_.data.reserve(static_cast<size_t>(
+      std::min<uint64_t>(reader->entry_count(), rep.bytes / 16)));
     snapshot_entry e;
     uint64_t entries = 0;
+    progress_meter meter{opts_, rep.path, rep.bytes};
     while (reader->next(e)) {
       auto key = std::move(e.key);
       out_.data.put(std::move(key), to_entry(std::move(e), anchor));
       ++entries;
+      meter.at(reader->info().offset);
     }
     rep.end = reader->end();
     if (rep.end.kind != read_end::clean)
@@ -221,8 +245,11 @@ private:
     rep.bytes = reader->file_size();
     aof_record r;
     replay_stats stats;
-    while (reader->next(r))
+    progress_meter meter{opts_, rep.path, rep.bytes};
+    while (reader->next(r)) {
       apply(out_.data, r, now_, &stats);
+      meter.at(reader->info().offset);
+    }
     rep.end = reader->end();
     rep.items = reader->records_read();
     rep.loaded = rep.items > 0;

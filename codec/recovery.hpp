@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -41,6 +42,11 @@ struct recovery_options {
   /// reference's behaviour). The shard passes the snapshot's write time so
   /// downtime counts against TTLs.
   std::optional<int64_t> snapshot_time_ms;
+  /// Progress for operators: called on the recovering thread each time
+  /// another progress_step bytes of a file larger than progress_step were
+  /// read, with (path, bytes read, file size). Smaller files report none.
+  std::function<void(const std::string&, uint64_t, uint64_t)> on_progress;
+  uint64_t progress_step = uint64_t{64} << 20;
 };
 
 /// What happened to one file.

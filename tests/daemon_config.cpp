@@ -180,7 +180,8 @@ CAF_TEST(a missing config file is an error and help lists every option) {
   auto help = help_text();
   for (auto* opt :
        {"persistence.data-dir", "persistence.shards", "persistence.fsync",
-        "persistence.key-file", "persistence.on-corruption",
+        "persistence.key-file", "persistence.key-file-permissions",
+        "persistence.on-corruption",
         "persistence.save", "persistence.auto-rewrite-percentage",
         "persistence.auto-rewrite-min-size", "persistence.max-restarts",
         "persistence.restart-period", "persistence.max-inflight-bytes",

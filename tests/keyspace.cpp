@@ -131,3 +131,18 @@ CAF_TEST(a view is read on another thread while the keyspace changes) {
     CAF_CHECK(holds_numbers(live, n));
   }
 }
+
+CAF_TEST(strings encode as snapshot entries without the general path) {
+  const int64_t now = 1'700'000'000'000;
+  for (int64_t deadline : {no_deadline, now - 5, now, now + 12345}) {
+    for (std::string value : {std::string{}, std::string{"v"},
+                              std::string(300, '\xff')}) {
+      entry e{value, deadline};
+      std::string fast;
+      encode_entry(fast, "some key", e, now);
+      std::string general;
+      encode_entry(general, to_snapshot_entry("some key", e, now));
+      CAF_CHECK_EQUAL(fast, general);
+    }
+  }
+}

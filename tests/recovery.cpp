@@ -1330,3 +1330,46 @@ CAF_TEST(feature records and entries recover) {
   CAF_CHECK_EQUAL(set->connectivity, 16u);
   CAF_CHECK_EQUAL(res->report.records_skipped, 0u);
 }
+
+CAF_TEST(large files report progress and small ones do not) {
+  temp_dir dir;
+  place(dir, "shard-3.snap", "shard-3.snap");
+  place(dir, "shard-3.aof", "shard-3.aof");
+  struct event {
+    std::string path;
+    uint64_t done;
+    uint64_t total;
+  };
+  std::vector<event> events;
+  recovery_options opts;
+  opts.now_ms = now;
+  opts.on_progress = [&](const std::string& path, uint64_t done,
+                         uint64_t total) {
+    events.push_back({path, done, total});
+  };
+  // The default step (64 MiB) is far above these files.
+  CAF_REQUIRE(recover_shard(posix_file_system(), dir.path(), 3, opts));
+  CAF_CHECK(events.empty());
+  // A small step: each file reports, in order, strictly before its end.
+  opts.progress_step = 64;
+  CAF_REQUIRE(recover_shard(posix_file_system(), dir.path(), 3, opts));
+  auto snap_size = slurp(dir.file("shard-3.snap")).size();
+  auto aof_size = slurp(dir.file("shard-3.aof")).size();
+  size_t snap_events = 0;
+  size_t aof_events = 0;
+  uint64_t last = 0;
+  std::string last_path;
+  for (auto& e : events) {
+    bool snap = e.path == dir.file("shard-3.snap");
+    CAF_CHECK(snap || e.path == dir.file("shard-3.aof"));
+    CAF_CHECK_EQUAL(e.total, snap ? snap_size : aof_size);
+    CAF_CHECK(e.done <= e.total);
+    if (e.path == last_path)
+      CAF_CHECK(e.done / 64 > last / 64); // at most one event per step
+    last = e.done;
+    last_path = e.path;
+    (snap ? snap_events : aof_events)++;
+  }
+  CAF_CHECK(snap_events >= snap_size / 64 / 2);
+  CAF_CHECK(aof_events >= aof_size / 64 / 2);
+}

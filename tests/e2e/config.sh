@@ -46,9 +46,15 @@ refused 2 "persistence.key-file '$WORK/badkey'" --persistence.data-dir="$WORK/d0
 hexkey() { od -An -tx1 -N32 /dev/urandom | tr -d ' \n'; }
 hexkey >"$WORK/key1"
 hexkey >"$WORK/key2"
+# A key file others can read: a warning by default, refused on request.
+chmod 644 "$WORK/key1"
+refused 2 "chmod 600" --persistence.data-dir="$WORK/enc" --persistence.key-file="$WORK/key1" \
+  --persistence.key-file-permissions=refuse
 start_emberd "$WORK/log1" --persistence.data-dir="$WORK/enc" --persistence.key-file="$WORK/key1"
 expect "OK" SET secret value
 stop_emberd TERM
+grep -q "chmod 600" "$WORK/log1" || fail "no warning about a world-readable key file"
+chmod 600 "$WORK/key1"
 [ "$STOP_RC" == 0 ] || fail "encrypted run did not stop cleanly"
 start_emberd "$WORK/log2" --persistence.data-dir="$WORK/enc" --persistence.key-file="$WORK/key1"
 expect '"value"' GET secret
@@ -61,6 +67,7 @@ refused 1 "recovery refused" --server.port=0 --persistence.data-dir="$WORK/enc" 
 # -- help and the example configs ---------------------------------------------------------------
 help=$("$EMBERD" --help)
 for opt in persistence.data-dir persistence.shards persistence.fsync persistence.key-file \
+           persistence.key-file-permissions \
            persistence.on-corruption persistence.save persistence.auto-rewrite-percentage \
            persistence.auto-rewrite-min-size persistence.max-restarts persistence.restart-period \
            persistence.max-inflight-bytes server.bind server.port server.max-clients \
