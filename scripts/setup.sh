@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs exactly the Debian 12 packages that the build, the tests and the
 # tools need, and only when one is missing (idempotent; needs root or sudo).
+# --fuzz: also what scripts/fuzz.sh needs.
 set -euo pipefail
 
 packages=(
@@ -13,6 +14,12 @@ packages=(
   nlohmann-json3-dev    # JSON output of the operator tool
   redis-tools           # redis-cli for the end-to-end tests
 )
+
+# The fuzzing step (scripts/fuzz.sh) also needs clang and its sanitizer and
+# libFuzzer runtimes.
+if [[ ${1:-} == --fuzz ]]; then
+  packages+=(clang-14 libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
