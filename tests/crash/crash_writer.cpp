@@ -29,6 +29,7 @@
 #include "caf/actor_system.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/scoped_actor.hpp"
+#include "caf/send.hpp"
 
 #include "actors/supervisor.hpp"
 #include "messages/routing.hpp"
@@ -179,8 +180,11 @@ int main(int argc, char** argv) {
   say("READY");
 
   std::string line;
-  if (!std::getline(std::cin, line))
-    return 0; // the driver only wanted the keys
+  if (!std::getline(std::cin, line)) {
+    // The driver only wanted the keys.
+    caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
+    return 0;
+  }
   std::istringstream go{line};
   std::string word;
   uint64_t limit = 0;
