@@ -127,6 +127,9 @@ public:
       CAF_REQUIRE(ready);
       CAF_REQUIRE(limit == 0 || done);
     }
+    ++totals_.rounds;
+    if (!ready)
+      return; // killed in recovery: what may be there is still unresolved
     for (uint32_t p = 0; p < producers; ++p) {
       auto n = applied_[p] + acked[p];
       CAF_REQUIRE(limit == 0 || kill_after || acked[p] == limit);
@@ -135,7 +138,6 @@ public:
                   ? std::vector<uint64_t>{n, n + 1}
                   : std::vector<uint64_t>{n};
     }
-    ++totals_.rounds;
   }
 
   void kill_round() {
@@ -219,10 +221,10 @@ void kill_test(const std::string& policy) {
 
 } // namespace
 
-CAF_TEST(SIGKILL under always loses nothing acknowledged) {
+CAF_TEST(a process kill under always loses nothing acknowledged) {
   kill_test("always");
 }
 
-CAF_TEST(SIGKILL under everysec loses nothing acknowledged) {
+CAF_TEST(a process kill under everysec loses nothing acknowledged) {
   kill_test("everysec");
 }

@@ -192,7 +192,9 @@ struct fixture : test_coordinator_fixture<test::actor_config> {
       std::filesystem::copy(e.path(), after.path());
     for (auto& h : helpers)
       caf::anon_send_exit(h, caf::exit_reason::kill);
-    caf::anon_send_exit(*sup, caf::exit_reason::kill);
+    // Not `kill`: the supervisor must pass the exit on to its shards and
+    // writers (their timers would keep the scheduler busy forever).
+    caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
     drain();
     // Recovery on the real file system, by the real startup path.
     auto sup2 = actors::start_supervisor(
