@@ -215,7 +215,7 @@ status fault_injection_file_system::rename(const std::string& from,
   if (auto i = files_.find(from); i != files_.end())
     moved = i->second;
   else if (auto f = base_.open_readable(from))
-    moved = std::make_shared<file_state>(file_state{(*f)->size()});
+    moved = std::make_shared<file_state>(file_state{(*f)->size(), {}});
   auto st = base_.rename(from, to);
   if (!st)
     return st;
@@ -231,7 +231,7 @@ fault_injection_file_system::state_of(const std::string& path,
                                       uint64_t synced) {
   auto& slot = files_[path];
   if (!slot)
-    slot = std::make_shared<file_state>(file_state{synced});
+    slot = std::make_shared<file_state>(file_state{synced, {}});
   return slot;
 }
 
@@ -356,7 +356,7 @@ status fault_injection_file_system::crash_keeping(survivor_picker& keep) {
       return std::move(f).err();
     if (auto s = (*f)->append(*bytes); !s)
       return s;
-    files_[path] = std::make_shared<file_state>(file_state{bytes->size()});
+    files_[path] = std::make_shared<file_state>(file_state{bytes->size(), {}});
     return {};
   };
   for (auto n = changes_.size(); n-- > 0;) {

@@ -281,19 +281,19 @@ struct fault_fixture : fixture {
 
 CAF_TEST_FIXTURE_SCOPE(io_fault_tests, fault_fixture)
 
-CAF_TEST(EIO on write once) {
+CAF_TEST(a write failing with eio once) {
   run(write_eio, false);
 }
 
-CAF_TEST(EIO on write persistent) {
+CAF_TEST(a write failing with eio persistently) {
   run(write_eio, true);
 }
 
-CAF_TEST(ENOSPC on write once) {
+CAF_TEST(a write failing with enospc once) {
   run(write_enospc, false);
 }
 
-CAF_TEST(ENOSPC on write persistent) {
+CAF_TEST(a write failing with enospc persistently) {
   run(write_enospc, true);
 }
 
@@ -342,7 +342,9 @@ CAF_TEST(failing rename in a rewrite once and persistent) {
     CAF_CHECK(ask<uint64_t>(shard, rewrite_atom::value) > 0);
   }
   CAF_REQUIRE(fs.crash());
-  CAF_CHECK_EQUAL(std::get<std::string>(recovered().find("n")->val),
+  auto ks = recovered();
+  CAF_REQUIRE(ks.find("n") != nullptr);
+  CAF_CHECK_EQUAL(std::get<std::string>(ks.find("n")->val),
                   std::to_string(last_ack));
 }
 
