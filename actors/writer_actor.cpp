@@ -8,6 +8,8 @@
 #include "caf/stateful_actor.hpp"
 #include "caf/typed_event_based_actor.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "codec/keyspace.hpp"
 #include "codec/recovery.hpp"
 #include "codec/rewrite.hpp"
@@ -111,6 +113,14 @@ void start_sync(writer_ptr self) {
           return;
         (void) aof(self).poison(
           codec::error{codec::errc::io_error, self->system().render(err)});
+        // The bytes this fsync failed to write may never reach the disk
+        // while still reading back: the restarted writer must not build
+        // on them (codec::aof_writer::discard_unsynced).
+        if (auto cut = aof(self).discard_unsynced(); !cut)
+          spdlog::warn("could not cut the unsynced tail after a failed "
+                       "fsync ({}); the restarted writer re-verifies {} "
+                       "from disk",
+                       cut.err().message, aof(self).path());
         fail_all(self, err);
       });
 }

@@ -118,6 +118,17 @@ status aof_writer::check_open() const {
   return {};
 }
 
+status aof_writer::discard_unsynced() {
+  if (!closed())
+    return error{errc::invalid_data,
+                 "discard_unsynced on the open AOF writer for " + path_
+                   + ": only a failed writer may cut its unsynced tail"};
+  if (auto st = file_->truncate(synced_size_); !st)
+    return st;
+  file_size_ = synced_size_;
+  return {};
+}
+
 status aof_writer::fail(error e) {
   e.message += "; the AOF writer for " + path_
                + " is closed and must be reopened";

@@ -111,6 +111,14 @@ public:
   status poison(error e) {
     return fail(std::move(e));
   }
+  /// After a failed fsync: cuts the file back to what the last successful
+  /// sync covered. Linux marks the pages a failed fsync could not write as
+  /// clean while they still read back, so a writer reopened on them would
+  /// build on bytes that are not on disk, and a later crash would leave a
+  /// hole in the middle of the file. Only for a closed writer (nothing
+  /// beyond synced_size() was acknowledged under `always`; under everysec
+  /// those writes are lost as a power loss would lose them).
+  status discard_unsynced();
   /// Bytes flushed to the OS (what a sync started now would cover).
   uint64_t flushed_size() const noexcept {
     return file_size_;

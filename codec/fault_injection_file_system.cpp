@@ -1,6 +1,7 @@
 #include "codec/fault_injection_file_system.hpp"
 
 #include <algorithm>
+#include <random>
 
 namespace ember::codec {
 
@@ -36,8 +37,11 @@ public:
     std::unique_lock<std::mutex> guard{fs_.mtx_};
     if (auto st = alive(); !st)
       return st;
-    if (auto f = fs_.next_fault(fault_op::sync))
+    if (auto f = fs_.next_fault(fault_op::sync)) {
+      if (fs_.failed_sync_loses_data_ && inner_->size() > state_->synced_size)
+        state_->lost.emplace_back(state_->synced_size, inner_->size());
       return injected("fsync of", path(), f->err);
+    }
     auto st = inner_->sync();
     if (st)
       state_->synced_size = inner_->size();
@@ -50,6 +54,13 @@ public:
       return st;
     auto st = inner_->truncate(size);
     state_->synced_size = std::min(state_->synced_size, size);
+    // Cut-off pages are gone; what is appended later is new.
+    auto& lost = state_->lost;
+    for (auto& range : lost)
+      range.second = std::min(range.second, size);
+    lost.erase(std::remove_if(lost.begin(), lost.end(),
+                              [](auto& r) { return r.first >= r.second; }),
+               lost.end());
     return st;
   }
 
@@ -116,6 +127,11 @@ void fault_injection_file_system::short_write(uint64_t nth, int err) {
 void fault_injection_file_system::heal() {
   std::unique_lock<std::mutex> guard{mtx_};
   plans_.clear();
+}
+
+void fault_injection_file_system::failed_sync_loses_data(bool on) {
+  std::unique_lock<std::mutex> guard{mtx_};
+  failed_sync_loses_data_ = on;
 }
 
 uint64_t fault_injection_file_system::count(fault_op op) const {
@@ -199,7 +215,7 @@ status fault_injection_file_system::rename(const std::string& from,
   if (auto i = files_.find(from); i != files_.end())
     moved = i->second;
   else if (auto f = base_.open_readable(from))
-    moved = std::make_shared<file_state>(file_state{(*f)->size()});
+    moved = std::make_shared<file_state>(file_state{(*f)->size(), {}});
   auto st = base_.rename(from, to);
   if (!st)
     return st;
@@ -215,7 +231,7 @@ fault_injection_file_system::state_of(const std::string& path,
                                       uint64_t synced) {
   auto& slot = files_[path];
   if (!slot)
-    slot = std::make_shared<file_state>(file_state{synced});
+    slot = std::make_shared<file_state>(file_state{synced, {}});
   return slot;
 }
 
@@ -264,11 +280,36 @@ fault_injection_file_system::permission_bits(const std::string& path) {
   return base_.permission_bits(path);
 }
 
+// How much of what was not durable survives: nothing (a full crash), or a
+// seeded random part.
+struct fault_injection_file_system::survivor_picker {
+  std::optional<std::mt19937_64> rng;
+
+  /// Bytes kept of an unsynced tail of `n` bytes.
+  uint64_t bytes(uint64_t n) {
+    return rng && n > 0 ? (*rng)() % (n + 1) : 0;
+  }
+  /// Changes kept (a prefix) of `n` unsynced changes in one directory.
+  size_t changes(size_t n) {
+    return rng && n > 0 ? (*rng)() % (n + 1) : 0;
+  }
+};
+
 status fault_injection_file_system::crash() {
+  survivor_picker none;
+  return crash_keeping(none);
+}
+
+status fault_injection_file_system::crash(uint64_t seed) {
+  survivor_picker some{std::mt19937_64{seed}};
+  return crash_keeping(some);
+}
+
+status fault_injection_file_system::crash_keeping(survivor_picker& keep) {
   std::unique_lock<std::mutex> guard{mtx_};
   ++generation_;
   plans_.clear();
-  // 1. Every tracked file loses its unsynced bytes.
+  // 1. Every tracked file loses its unsynced bytes (or some of them).
   for (auto& [path, state] : files_) {
     auto& st = *state;
     auto e = base_.exists(path);
@@ -277,9 +318,39 @@ status fault_injection_file_system::crash() {
     auto f = base_.open_writable(path, open_mode::append_existing);
     if (!f)
       return std::move(f).err();
-    if ((*f)->size() > st.synced_size)
-      if (auto s = (*f)->truncate(st.synced_size); !s)
+    auto size = (*f)->size();
+    if (size > st.synced_size) {
+      auto kept = st.synced_size + keep.bytes(size - st.synced_size);
+      if (auto s = (*f)->truncate(kept); !s)
         return s;
+      st.synced_size = kept;
+      size = kept;
+    }
+    // Bytes a failed sync dropped never reached the disk.
+    for (auto [begin, end] : st.lost) {
+      end = std::min(end, size);
+      if (begin < end)
+        if (auto s = (*f)->write_at(begin, std::string(end - begin, '\0'));
+            !s)
+          return s;
+    }
+    st.lost.clear();
+  }
+  // Per directory, the first `kept` unsynced changes survive.
+  std::map<std::string, size_t> kept_changes;
+  {
+    std::map<std::string, size_t> per_dir;
+    for (auto& c : changes_)
+      ++per_dir[parent_dir(c.path)];
+    for (auto& [dir, n] : per_dir)
+      kept_changes[dir] = keep.changes(n);
+  }
+  std::vector<bool> survives(changes_.size());
+  for (size_t i = 0; i < changes_.size(); ++i) {
+    auto& left = kept_changes[parent_dir(changes_[i].path)];
+    survives[i] = left > 0;
+    if (left > 0)
+      --left;
   }
   // 2. Directory changes that were never synced are undone, newest first.
   auto restore = [&](const std::string& path,
@@ -291,10 +362,13 @@ status fault_injection_file_system::crash() {
       return std::move(f).err();
     if (auto s = (*f)->append(*bytes); !s)
       return s;
-    files_[path] = std::make_shared<file_state>(file_state{bytes->size()});
+    files_[path] = std::make_shared<file_state>(file_state{bytes->size(), {}});
     return {};
   };
-  for (auto i = changes_.rbegin(); i != changes_.rend(); ++i) {
+  for (auto n = changes_.size(); n-- > 0;) {
+    auto* i = &changes_[n];
+    if (survives[n])
+      continue;
     switch (i->kind) {
       case dir_change::created:
         if (auto s = base_.remove(i->path); !s)

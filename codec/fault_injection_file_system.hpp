@@ -13,6 +13,11 @@
 // EIO", once or from then on. A short write writes half the buffer, then
 // fails. Thread-safe (a mutex guards all state), so actor tests may use it.
 //
+// `crash(seed)` is the partial variant: each file keeps a random part of
+// its unsynced tail, and each directory keeps a random prefix of its
+// unsynced changes (in order, as a journaling file system commits them),
+// the rest is undone; the same seed gives the same outcome.
+//
 // Simplification: bytes overwritten in place with write_at inside the
 // synced region, and truncations, are treated as durable at once.
 #pragma once
@@ -50,6 +55,13 @@ public:
   /// Removes every planned fault ("the disk recovered").
   void heal();
 
+  /// Linux semantics of a failed fsync ("fsyncgate"): the pages it failed
+  /// to write are marked clean and never written, so the bytes that were
+  /// unsynced then stay readable until a crash, which turns them into
+  /// zeros, even if a later fsync of the file succeeded. Off by default
+  /// (then a later successful sync covers them).
+  void failed_sync_loses_data(bool on);
+
   // -- counters ----------------------------------------------------------------
 
   /// Operations of a kind attempted since construction (failed ones too).
@@ -59,6 +71,10 @@ public:
 
   /// Drops every byte and directory change that was not made durable.
   status crash();
+
+  /// A power loss that keeps a random, seeded part of what was not made
+  /// durable (see the top of this file).
+  status crash(uint64_t seed);
 
   // -- file_system ---------------------------------------------------------------
 
@@ -86,6 +102,8 @@ private:
 
   struct file_state {
     uint64_t synced_size = 0;
+    // [begin, end) ranges a failed sync dropped (failed_sync_loses_data).
+    std::vector<std::pair<uint64_t, uint64_t>> lost;
   };
 
   struct dir_change {
@@ -97,6 +115,10 @@ private:
 
   // Returns the planned fault for the next op of `kind`, if any (locked).
   std::optional<plan> next_fault(fault_op kind);
+  // `keep` says how many bytes of a file's unsynced tail and how many of a
+  // directory's unsynced changes survive.
+  struct survivor_picker;
+  status crash_keeping(survivor_picker& keep);
   std::optional<std::string> durable_bytes(const std::string& path);
   /// The state of `path`, created (durable size `synced`) when missing.
   std::shared_ptr<file_state> state_of(const std::string& path,
@@ -106,6 +128,7 @@ private:
   mutable std::mutex mtx_;
   uint64_t counts_[5] = {};
   std::vector<plan> plans_;
+  bool failed_sync_loses_data_ = false;
   // Per file, shared with its open handles so that a rename carries the
   // state along (a handle opened before a rename keeps updating it).
   std::map<std::string, std::shared_ptr<file_state>> files_;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs exactly the Debian 12 packages that the build, the tests and the
 # tools need, and only when one is missing (idempotent; needs root or sudo).
-# `setup.sh --bench` also installs what only the benchmarks need: redis-server
-# (bench/daemon_vs_redis.sh compares emberd with Redis 7).
+# Options (any combination): --bench also installs redis-server
+# (bench/daemon_vs_redis.sh compares emberd with Redis 7); --fuzz also
+# clang-14 and its sanitizer and libFuzzer runtimes (scripts/fuzz.sh).
 set -euo pipefail
 
 packages=(
@@ -15,9 +16,13 @@ packages=(
   nlohmann-json3-dev    # JSON output of the operator tool
   redis-tools           # redis-cli for the end-to-end tests
 )
-if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(redis-server) # bench/daemon_vs_redis.sh only
-fi
+for opt in "$@"; do
+  case "$opt" in
+    --bench) packages+=(redis-server) ;;
+    --fuzz) packages+=(clang-14 libclang-rt-14-dev) ;;
+    *) echo "setup: unknown option $opt (known: --bench --fuzz)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

@@ -237,6 +237,162 @@ CAF_TEST(recovery refuses a corrupt AOF before anything serves) {
 
 CAF_TEST_FIXTURE_SCOPE_END()
 
+// -- I/O faults: each kind, once and persistent ---------------------------
+
+namespace {
+
+struct io_fault {
+  const char* name;
+  codec::fault_op op;
+  int err;
+  bool short_write;
+};
+
+const io_fault write_eio{"EIO on write", codec::fault_op::write, EIO, false};
+const io_fault write_enospc{"ENOSPC on write", codec::fault_op::write, ENOSPC,
+                            false};
+const io_fault short_write{"short write", codec::fault_op::write, EIO, true};
+const io_fault fsync_eio{"failing fsync", codec::fault_op::sync, EIO, false};
+
+struct fault_fixture : fixture {
+  // INCRs of one counter: every reply says the count it acknowledged, so
+  // the recovered counter must equal the last acknowledged reply exactly.
+  int64_t last_ack = 0;
+  uint64_t io_errors = 0;
+
+  // Sends `n` INCRs at once; each gets its reply or io_error, nothing else.
+  void incr_burst(int n) {
+    std::vector<decltype(self->request(shard, caf::infinite, mutation{}))> rs;
+    for (int i = 0; i < n; ++i)
+      rs.push_back(
+        self->request(shard, caf::infinite, mutation{rec::incr{"n"}, 0}));
+    drain();
+    for (auto& r : rs)
+      r.receive([&](reply& x) { last_ack = std::max(last_ack, x.number); },
+                [&](caf::error& err) {
+                  CAF_CHECK(persist_code(err) == persist_errc::io_error);
+                  ++io_errors;
+                });
+  }
+
+  // The fault hits while writes are in flight, the supervisor replaces the
+  // writer, writes resume once the disk heals, and a power loss afterwards
+  // keeps exactly what was acknowledged.
+  void run(const io_fault& f, bool persistent) {
+    CAF_MESSAGE(f.name << (persistent ? ", persistent" : ", once"));
+    auto o = options(fsync_policy::always);
+    o.max_restarts = 100; // a persistent fault must not fail the shard here
+    fs.failed_sync_loses_data(true); // as Linux does
+    start(o);
+    incr_burst(3);
+    CAF_REQUIRE_EQUAL(last_ack, 3);
+    auto first_writer = ask<writer_actor>(sup, actors::writer_atom::value,
+                                          uint16_t{0});
+    if (f.short_write)
+      fs.short_write(1, f.err);
+    else
+      fs.fail(f.op, 1, f.err, persistent);
+    if (f.short_write && persistent)
+      fs.fail(codec::fault_op::write, 2, f.err, true);
+    for (int round = 0; round < (persistent ? 4 : 1); ++round)
+      incr_burst(8);
+    CAF_CHECK(io_errors > 0);
+    fs.heal();
+    drain();
+    // A request may still meet the writer being replaced; then it is
+    // refused with io_error (nothing applied) and a retry goes through.
+    auto before = last_ack;
+    for (int tries = 0; tries < 3 && last_ack == before; ++tries)
+      incr_burst(1);
+    CAF_REQUIRE(last_ack > before);
+    auto stats = ask<shard_stats>(shard, stats_atom::value);
+    CAF_CHECK(stats.restarts >= 1);
+    CAF_CHECK(!stats.failed);
+    // Never retried in place: a new writer on the AOF reopened from disk.
+    CAF_CHECK(ask<writer_actor>(sup, actors::writer_atom::value, uint16_t{0})
+              != first_writer);
+    CAF_CHECK(read(q::get{"n"}) == reply::of(std::to_string(last_ack)));
+    CAF_REQUIRE(fs.crash());
+    auto ks = recovered();
+    auto* n = ks.find("n");
+    CAF_REQUIRE(n != nullptr);
+    CAF_CHECK_EQUAL(std::get<std::string>(n->val), std::to_string(last_ack));
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(io_fault_tests, fault_fixture)
+
+CAF_TEST(a write failing with eio once) {
+  run(write_eio, false);
+}
+
+CAF_TEST(a write failing with eio persistently) {
+  run(write_eio, true);
+}
+
+CAF_TEST(a write failing with enospc once) {
+  run(write_enospc, false);
+}
+
+CAF_TEST(a write failing with enospc persistently) {
+  run(write_enospc, true);
+}
+
+CAF_TEST(short write once) {
+  run(short_write, false);
+}
+
+CAF_TEST(short write persistent) {
+  run(short_write, true);
+}
+
+CAF_TEST(failing fsync once) {
+  run(fsync_eio, false);
+}
+
+CAF_TEST(failing fsync persistent) {
+  run(fsync_eio, true);
+}
+
+// A rename fails in a snapshot/rewrite: the rewrite reports io_error and
+// changes nothing acknowledged; writes go on; once healed it succeeds.
+CAF_TEST(failing rename in a rewrite once and persistent) {
+  auto o = options(fsync_policy::always);
+  o.max_restarts = 100;
+  start(o);
+  incr_burst(5);
+  for (bool persistent : {false, true}) {
+    fs.fail(codec::fault_op::rename, 1, EIO, persistent);
+    for (int i = 0; i < (persistent ? 3 : 1); ++i) {
+      auto pending = self->request(shard, caf::infinite, rewrite_atom::value);
+      incr_burst(4);
+      pending.receive(
+        [](uint64_t) { CAF_FAIL("a rewrite succeeded with renames failing"); },
+        [](caf::error& err) {
+          CAF_CHECK(persist_code(err) == persist_errc::io_error);
+        });
+      drain();
+      incr_burst(2);
+    }
+    fs.heal();
+    drain();
+    auto before = last_ack;
+    for (int tries = 0; tries < 3 && last_ack == before; ++tries)
+      incr_burst(1);
+    CAF_REQUIRE(last_ack > before);
+    CAF_CHECK(ask<uint64_t>(shard, rewrite_atom::value) > 0);
+  }
+  CAF_REQUIRE(fs.crash());
+  auto ks = recovered();
+  CAF_REQUIRE(ks.find("n") != nullptr);
+  CAF_CHECK_EQUAL(std::get<std::string>(ks.find("n")->val),
+                  std::to_string(last_ack));
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
 CAF_TEST_FIXTURE_SCOPE(shard_snapshot_tests, fixture)
 
 CAF_TEST(a snapshot under concurrent writes is the state at its request) {
