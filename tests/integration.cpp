@@ -143,13 +143,16 @@ CAF_TEST(eight shards and sixteen producers restart to the acknowledged state) {
 // Stopping the supervisor stops every actor it started, also after a
 // snapshot (found by ember-bench: the actor system's destructor used to wait
 // forever for one actor after a rewrite).
-CAF_TEST(stopping the supervisor after a snapshot stops every actor) {
+namespace {
+
+void stop_after_compaction(fsync_policy policy, bool rewrite) {
+  CAF_MESSAGE("fsync " << to_string(policy) << (rewrite ? ", rewrite" : ", snapshot"));
   test::temp_dir dir;
   config cfg;
   auto sys = std::make_unique<caf::actor_system>(cfg);
   actors::shard_options opts;
   opts.data_dir = dir.path();
-  opts.fsync = messages::fsync_policy::always;
+  opts.fsync = policy;
   auto sup = actors::start_supervisor(*sys, {opts});
   CAF_REQUIRE(sup);
   {
@@ -165,8 +168,11 @@ CAF_TEST(stopping the supervisor after a snapshot stops every actor) {
                                      0})
         .receive([](messages::reply&) {},
                  [&](caf::error& e) { CAF_FAIL(sys->render(e)); });
-    self->request(shard, caf::infinite, messages::snapshot_atom::value)
-      .receive([](uint64_t entries) { CAF_CHECK_EQUAL(entries, 10u); },
+    auto done = rewrite ? self->request(shard, caf::infinite,
+                                        messages::rewrite_atom::value)
+                        : self->request(shard, caf::infinite,
+                                        messages::snapshot_atom::value);
+    done.receive([](uint64_t entries) { CAF_CHECK_EQUAL(entries, 10u); },
                [&](caf::error& e) { CAF_FAIL(sys->render(e)); });
   }
   caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
@@ -180,4 +186,12 @@ CAF_TEST(stopping the supervisor after a snapshot stops every actor) {
   CAF_CHECK_EQUAL(left, 0u);
   if (left != 0)
     static_cast<void>(sys.release()); // its destructor would block for good
+}
+
+} // namespace
+
+CAF_TEST(stopping the supervisor after a snapshot stops every actor) {
+  for (auto policy : {fsync_policy::always, fsync_policy::no})
+    for (bool rewrite : {false, true})
+      stop_after_compaction(policy, rewrite);
 }

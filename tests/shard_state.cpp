@@ -193,7 +193,9 @@ CAF_TEST(set and get) {
 
 CAF_TEST(set with a ttl logs an absolute deadline) {
   CAF_CHECK_EQUAL(run(rec::set{"k", "v", 1500}), ok());
-  CAF_CHECK_EQUAL(logged(), show(records{rec::set{"k", "v", -1},
+  // The remaining TTL in the SET too: a crash that tears off the
+  // PEXPIREAT still leaves a key that expires.
+  CAF_CHECK_EQUAL(logged(), show(records{rec::set{"k", "v", 1500},
                                          rec::pexpireat{"k", t0 + 1500}}));
   now += 400;
   CAF_CHECK_EQUAL(ask(q::ttl{"k", true}), num(1100));
@@ -206,7 +208,7 @@ CAF_TEST(set with a ttl logs an absolute deadline) {
   check_recovery(t0 + 1500); // gone exactly at the deadline
   // Absolute deadline (PXAT).
   CAF_CHECK_EQUAL(run(rec::set{"a", "1", t0 + 5000}, flag_absolute_ttl), ok());
-  CAF_CHECK_EQUAL(logged(), show(records{rec::set{"a", "1", -1},
+  CAF_CHECK_EQUAL(logged(), show(records{rec::set{"a", "1", t0 + 5000 - now},
                                          rec::pexpireat{"a", t0 + 5000}}));
   // A deadline already past removes the key (DEL logged when it existed).
   CAF_CHECK_EQUAL(run(rec::set{"a", "2", t0}, flag_absolute_ttl), ok());
@@ -234,8 +236,9 @@ CAF_TEST(set options) {
   logged();
   // KEEPTTL keeps the deadline, logged again after the SET.
   CAF_CHECK_EQUAL(run(rec::set{"k", "kept", -1}, flag_keepttl), ok());
-  CAF_CHECK_EQUAL(logged(), show(records{rec::set{"k", "kept", -1},
-                                         rec::pexpireat{"k", t0 + 10000}}));
+  CAF_CHECK_EQUAL(logged(),
+                  show(records{rec::set{"k", "kept", t0 + 10000 - now},
+                               rec::pexpireat{"k", t0 + 10000}}));
   // Without KEEPTTL a SET clears the TTL.
   run(rec::set{"k", "plain", -1});
   CAF_CHECK_EQUAL(ask(q::ttl{"k", true}), num(-1));
@@ -932,7 +935,8 @@ CAF_TEST(proto and vector kinds) {
   CAF_CHECK_EQUAL(run(rec::proto_register{"T", "descriptor"}), ok());
   CAF_CHECK_EQUAL(run(rec::proto_set{"p", "T", "data", 2000}), ok());
   CAF_CHECK_EQUAL(logged(), show(records{rec::proto_register{"T", "descriptor"},
-                                         rec::proto_set{"p", "T", "data", -1},
+                                         rec::proto_set{"p", "T", "data",
+                                                        t0 + 2000 - now},
                                          rec::pexpireat{"p", t0 + 2000}}));
   CAF_CHECK_EQUAL(fails(rec::proto_set{"p", "\xff", "d", -1}),
                   "invalid_utf8");
