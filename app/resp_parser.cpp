@@ -40,6 +40,11 @@ void parser::compact() {
   }
 }
 
+parse_status parser::not_yet() const {
+  return state_ == state::failed ? parse_status::error
+                                 : parse_status::incomplete;
+}
+
 bool parser::take_line(std::string_view& line) {
   auto nl = buf_.find('\n', pos_);
   if (nl == std::string::npos) {
@@ -62,8 +67,7 @@ bool parser::take_line(std::string_view& line) {
 parse_status parser::parse_inline(std::vector<std::string>& args) {
   std::string_view line;
   if (!take_line(line))
-    return state_ == state::failed ? parse_status::error
-                                   : parse_status::incomplete;
+    return not_yet();
   if (!split_inline(line, args))
     return fail("ERR Protocol error: unbalanced quotes in request");
   if (args.size() > limits_.max_args)
@@ -87,13 +91,9 @@ parse_status parser::next(std::vector<std::string>& args) {
             continue; // an empty line is no command (Redis skips it)
           return st;
         }
-        auto saved = pos_;
         std::string_view line;
-        if (!take_line(line)) {
-          pos_ = saved;
-          return state_ == state::failed ? parse_status::error
-                                         : parse_status::incomplete;
-        }
+        if (!take_line(line))
+          return not_yet();
         int64_t n = 0;
         if (!parse_header_number(line.substr(1), n)
             || n > static_cast<int64_t>(limits_.max_args))
@@ -107,13 +107,9 @@ parse_status parser::next(std::vector<std::string>& args) {
         break;
       }
       case state::bulk_header: {
-        auto saved = pos_;
         std::string_view line;
-        if (!take_line(line)) {
-          pos_ = saved;
-          return state_ == state::failed ? parse_status::error
-                                         : parse_status::incomplete;
-        }
+        if (!take_line(line))
+          return not_yet();
         if (line.empty() || line[0] != '$')
           return fail("ERR Protocol error: expected '$', got '"
                       + std::string(line.empty() ? "" : line.substr(0, 1))

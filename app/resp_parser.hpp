@@ -61,7 +61,10 @@ private:
   parse_status fail(std::string msg);
   // A header line ending at the next '\n', without its "\r\n"; false when
   // incomplete (and an error set when the line is already too long).
+  // Leaves pos_ alone when it returns false.
   bool take_line(std::string_view& line);
+  // Why take_line() gave no line: incomplete, or an error it set.
+  parse_status not_yet() const;
   parse_status parse_inline(std::vector<std::string>& args);
   void compact();
 
