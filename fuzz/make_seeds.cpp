@@ -58,5 +58,21 @@ int main(int argc, char** argv) {
     write_aof(out + "/aof_reader/gen-v3-" + n + ".aof", &fuzz::test_key(),
               gen, 1 + i % 7);
   }
+  // Client bytes: single commands, pipelines, inline commands, and a
+  // command cut short; the first byte picks where the target splits.
+  std::filesystem::create_directories(out + "/resp_parser");
+  const char* requests[] = {
+    "\x05*1\r\n$4\r\nPING\r\n",
+    "\x10*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nvalue\r\n"
+    "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+    "\x03SET k \"quoted value\" EX 10\r\nPING\r\n",
+    "\x07*2\r\n$4\r\nECHO\r\n$10\r\nhalf",
+    "\x01*0\r\n*-1\r\n\r\n*1\r\n$-1\r\n",
+  };
+  int n = 0;
+  for (auto* r : requests)
+    std::ofstream(out + "/resp_parser/seed-" + std::to_string(n++),
+                  std::ios::binary)
+      << r;
   return 0;
 }

@@ -17,7 +17,8 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 dir=build/fuzz
 golden=${EMBER_GOLDEN_DIR:-$PWD/../shared/golden}
-targets=(record_decode aof_reader snapshot_reader key_file)
+targets=(record_decode aof_reader snapshot_reader key_file resp_parser
+         config_validation)
 
 echo "== configure and build ($dir, clang++-14, EMBER_FUZZ=ON)"
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -34,6 +35,7 @@ for t in "${targets[@]}"; do mkdir -p "$corpus/$t" "$dir/crashes/$t"; done
 cp "$golden"/*.aof "$corpus/aof_reader/"
 cp "$golden"/*.snap "$corpus/snapshot_reader/"
 cp "$golden"/key.* "$corpus/key_file/"
+cp config/*.ini "$corpus/config_validation/"
 
 export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
