@@ -30,6 +30,18 @@ struct progress_meter {
   }
 };
 
+// Whether replaying `r` can give a key a deadline. Only these records (and
+// snapshot entries with a TTL) can; RENAME and COPY carry existing ones.
+bool sets_deadline(const aof_record& r) {
+  if (auto* s = std::get_if<rec::set>(&r))
+    return s->expire_ms >= 0;
+  if (auto* p = std::get_if<rec::proto_set>(&r))
+    return p->expire_ms >= 0;
+  return std::holds_alternative<rec::expire>(r)
+         || std::holds_alternative<rec::pexpire>(r)
+         || std::holds_alternative<rec::pexpireat>(r);
+}
+
 /// Advice appended to a diagnosis unless it already gives it (the readers'
 /// diagnoses carry their own advice; ours must not repeat it).
 struct hint {
@@ -118,7 +130,9 @@ public:
     if (auto st = replay_aof(); !st)
       return std::move(st).err();
     auto& rep = out_.report;
-    rep.expired_dropped = out_.data.remove_expired(now_);
+    // A full scan of the keyspace, skipped when no key can have a deadline.
+    if (may_expire_)
+      rep.expired_dropped = out_.data.remove_expired(now_);
     rep.keys = out_.data.size();
     rep.duration = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - started);
@@ -161,6 +175,7 @@ private:
     uint64_t entries = 0;
     progress_meter meter{opts_, rep.path, rep.bytes};
     while (reader->next(e)) {
+      may_expire_ = may_expire_ || e.expire_ms >= 0;
       auto key = std::move(e.key);
       out_.data.put(std::move(key), to_entry(std::move(e), anchor));
       ++entries;
@@ -247,6 +262,7 @@ private:
     replay_stats stats;
     progress_meter meter{opts_, rep.path, rep.bytes};
     while (reader->next(r)) {
+      may_expire_ = may_expire_ || sets_deadline(r);
       apply(out_.data, r, now_, &stats);
       meter.at(reader->info().offset);
     }
@@ -294,6 +310,7 @@ private:
   const recovery_options& opts_;
   int64_t now_;
   recovery_result out_;
+  bool may_expire_ = false; ///< some key may carry a deadline
 };
 
 } // namespace
