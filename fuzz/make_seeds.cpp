@@ -63,8 +63,8 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(out + "/resp_parser");
   const char* requests[] = {
     "\x05*1\r\n$4\r\nPING\r\n",
-    "\x10*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nvalue\r\n"
-    "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+    ("\x10*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nvalue\r\n"
+     "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"), // a pipeline of two
     "\x03SET k \"quoted value\" EX 10\r\nPING\r\n",
     "\x07*2\r\n$4\r\nECHO\r\n$10\r\nhalf",
     "\x01*0\r\n*-1\r\n\r\n*1\r\n$-1\r\n",
