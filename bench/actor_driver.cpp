@@ -90,8 +90,12 @@ caf::behavior producer(caf::event_based_actor* self, int p, load l,
   auto next = std::make_shared<uint64_t>(0);
   auto outstanding = std::make_shared<int>(0);
   auto pump = std::make_shared<std::function<void()>>();
+  // The pump must not own itself (that cycle leaked the producer and, through
+  // its handles, the shard actors); the pending replies own it instead.
+  std::weak_ptr<std::function<void()>> weak_pump = pump;
   auto shards = static_cast<uint16_t>(handles.size());
   *pump = [=] {
+    auto again = weak_pump.lock();
     while (*outstanding < l.in_flight && *next < per) {
       auto rec = set_record(first + (*next)++);
       auto& target = handles[shard_of(codec::primary_key(rec), shards)];
@@ -104,12 +108,12 @@ caf::behavior producer(caf::event_based_actor* self, int p, load l,
             out->latencies[size_t(p)].push_back(seconds_since(t0) * 1e6);
             out->bytes += size;
             --*outstanding;
-            (*pump)();
+            (*again)();
           },
           [=](caf::error&) {
             ++out->errors;
             --*outstanding;
-            (*pump)();
+            (*again)();
           });
     }
     if (*outstanding == 0 && *next == per) {

@@ -64,14 +64,18 @@ caf::behavior producer(caf::event_based_actor* self, int p,
   auto next = std::make_shared<int>(0);
   auto in_flight = std::make_shared<int>(0);
   auto pump = std::make_shared<std::function<void()>>();
+  // The pump must not own itself (that cycle leaked the producer and, through
+  // its handles, the shard actors); the pending replies own it instead.
+  std::weak_ptr<std::function<void()>> weak_pump = pump;
   *pump = [=] {
+    auto again = weak_pump.lock();
     while (*in_flight < 8 && *next < writes_each) {
       auto r = make_write(p, (*next)++);
       auto& target = handles[shard_of(codec::primary_key(r), shards)];
       ++*in_flight;
       self->request(target, caf::infinite, mutation{std::move(r), 0})
-        .then([=](reply&) { ++out->acked; --*in_flight; (*pump)(); },
-              [=](caf::error&) { ++out->failed; --*in_flight; (*pump)(); });
+        .then([=](reply&) { ++out->acked; --*in_flight; (*again)(); },
+              [=](caf::error&) { ++out->failed; --*in_flight; (*again)(); });
     }
     if (*in_flight == 0 && *next == writes_each) {
       if (++out->finished == producers)

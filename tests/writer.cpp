@@ -31,7 +31,10 @@ caf::behavior producer(caf::event_based_actor* self, writer_actor w, int id,
                        int n, std::shared_ptr<ack_log> log,
                        codec::fault_injection_file_system* fs) {
   auto send_next = std::make_shared<std::function<void(int)>>();
+  // The function must not own itself (a leak); pending replies own it.
+  std::weak_ptr<std::function<void(int)>> weak_next = send_next;
   *send_next = [=](int i) {
+    auto again = weak_next.lock();
     if (i == n) {
       self->quit();
       return;
@@ -43,7 +46,7 @@ caf::behavior producer(caf::event_based_actor* self, writer_actor w, int id,
         [=](uint64_t offset) {
           log->acked.emplace_back(key, offset);
           log->syncs_at_ack.push_back(fs->count(codec::fault_op::sync));
-          (*send_next)(i + 1);
+          (*again)(i + 1);
         },
         [=](caf::error& err) {
           log->errors.push_back(err);
