@@ -345,7 +345,7 @@ struct shard_state::writer {
   /// The value as T: nullptr when the key is absent; false for another type.
   template <class T>
   static bool as(const slot& s, T*& out) {
-    out = s.e ? std::get_if<T>(&s.e->val) : nullptr;
+    out = s.e ? codec::get_if<T>(&s.e->val) : nullptr;
     return !s.e || out;
   }
 
@@ -371,7 +371,7 @@ struct shard_state::writer {
   /// The existing value, or a new empty T at `key` (the caller purged).
   template <class T>
   T& obtain(const std::string& key, T* existing) {
-    return existing ? *existing : std::get<T>(put(key, entry{T{}}).val);
+    return existing ? *existing : codec::get<T>(put(key, entry{T{}}).val);
   }
 
   /// Removes the key when a removal left its collection empty (Redis);
@@ -409,7 +409,7 @@ struct shard_state::writer {
 
   /// Logs records that rebuild `e`'s value at `key` from nothing (no TTL).
   void log_value(const std::string& key, const entry& e) {
-    std::visit([&](const auto& v) { log_rebuild(key, v); }, e.val);
+    codec::visit([&](const auto& v) { log_rebuild(key, v); }, e.val);
   }
 
   void log_rebuild(const std::string& key, const std::string& v) {
@@ -1090,7 +1090,7 @@ struct shard_state::writer {
       return fail(persist_errc::too_large, "vector set is full");
     purge(r.key, s);
     if (!v)
-      v = &std::get<vector_value>(
+      v = &codec::get<vector_value>(
         put(r.key, entry{vector_value{r.metric, r.quantization,
                                       r.connectivity, r.expansion_add,
                                       static_cast<uint32_t>(dim), {}}})
@@ -1152,7 +1152,7 @@ struct shard_state::reader {
   template <class T>
   bool as(const std::string& key, const T*& out) const {
     auto* e = find(key);
-    out = e ? std::get_if<T>(&e->val) : nullptr;
+    out = e ? codec::get_if<T>(&e->val) : nullptr;
     return !e || out;
   }
 
@@ -1365,9 +1365,9 @@ struct shard_state::reader {
 
   caf::expected<reply> operator()(const messages::q::keys& x) const {
     std::vector<std::string> out;
-    self.ks_.for_each([&](const std::string& key, const entry& e) {
+    self.ks_.for_each([&](std::string_view key, const entry& e) {
       if (!self.expired(e, now) && glob_match(x.pattern, key))
-        out.push_back(key);
+        out.emplace_back(key);
     });
     std::sort(out.begin(), out.end());
     return strings(std::move(out));
@@ -1386,13 +1386,13 @@ struct shard_state::reader {
   caf::expected<reply> operator()(const messages::q::scan& x) const {
     if (x.count == 0)
       return fail(persist_errc::syntax_error, "syntax error");
-    std::vector<std::pair<uint64_t, const std::string*>> candidates;
-    self.ks_.for_each([&](const std::string& key, const entry& e) {
+    std::vector<std::pair<uint64_t, std::string_view>> candidates;
+    self.ks_.for_each([&](std::string_view key, const entry& e) {
       if (self.expired(e, now))
         return;
       auto h = scan_hash(key);
       if (h >= x.cursor)
-        candidates.emplace_back(h, &key);
+        candidates.emplace_back(h, key);
     });
     uint64_t next = 0;
     if (candidates.size() > x.count) {
@@ -1409,12 +1409,12 @@ struct shard_state::reader {
     std::sort(candidates.begin(), candidates.end(),
               [](const auto& a, const auto& b) {
                 return a.first != b.first ? a.first < b.first
-                                          : *a.second < *b.second;
+                                          : a.second < b.second;
               });
     std::vector<std::string> keys;
     for (auto& c : candidates)
-      if (glob_match(x.match, *c.second))
-        keys.push_back(*c.second);
+      if (glob_match(x.match, c.second))
+        keys.emplace_back(c.second);
     std::vector<reply> out;
     out.push_back(reply::of(std::to_string(next)));
     out.push_back(strings(std::move(keys)));
@@ -1471,9 +1471,9 @@ size_t shard_state::expire_sample(int64_t now_ms, size_t max_keys,
 void shard_state::load(codec::keyspace&& ks) {
   ks_ = std::move(ks);
   ttl_keys_.clear();
-  ks_.for_each([this](const std::string& key, const entry& e) {
+  ks_.for_each([this](std::string_view key, const entry& e) {
     if (e.has_deadline())
-      ttl_keys_.insert(key);
+      ttl_keys_.emplace(key);
   });
 }
 
@@ -1489,8 +1489,8 @@ size_t shard_state::dbsize(int64_t now_ms) const {
 bool shard_state::consistent() const {
   size_t with_deadline = 0;
   bool ok = true;
-  ks_.for_each([&](const std::string& key, const entry& e) {
-    ok = ok && e.has_deadline() == (ttl_keys_.count(key) > 0);
+  ks_.for_each([&](std::string_view key, const entry& e) {
+    ok = ok && e.has_deadline() == (ttl_keys_.count(std::string{key}) > 0);
     with_deadline += e.has_deadline();
   });
   return ok && with_deadline == ttl_keys_.size();

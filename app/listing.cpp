@@ -351,7 +351,7 @@ json keyspace_entry_json(const std::string& key, const codec::entry& e) {
   json j{{"key", key},
          {"type", codec::type_name(static_cast<uint8_t>(e.val.index()))}};
   field_writer w{j};
-  std::visit(keyspace_value_writer{w}, e.val);
+  codec::visit(keyspace_value_writer{w}, e.val);
   j["ttl"] = e.has_deadline() ? "present" : "absent";
   if (e.has_deadline())
     j["deadline_ms"] = e.deadline_ms;

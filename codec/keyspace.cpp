@@ -58,12 +58,11 @@ int64_t remaining_ms(const entry& e, int64_t now_ms) noexcept {
 
 struct from_snapshot {
   value operator()(std::string&& s) const {
-    return value{std::in_place_type<std::string>, std::move(s)};
+    return value{std::move(s)};
   }
   value operator()(snap::list&& l) const {
-    return value{std::in_place_type<list_value>,
-                 std::make_move_iterator(l.elements.begin()),
-                 std::make_move_iterator(l.elements.end())};
+    return list_value(std::make_move_iterator(l.elements.begin()),
+                      std::make_move_iterator(l.elements.end()));
   }
   value operator()(snap::sorted_set&& z) const {
     sorted_set out;
@@ -197,6 +196,17 @@ bool operator==(const sorted_set& a, const sorted_set& b) {
   return true;
 }
 
+// -- value ---------------------------------------------------------------------
+
+bool operator==(const value& a, const value& b) {
+  if (a.index() != b.index())
+    return false;
+  return a.visit([&](const auto& x) {
+    using kind = std::decay_t<decltype(x)>;
+    return x == *b.get_if<kind>();
+  });
+}
+
 // -- vector_value -------------------------------------------------------------
 
 bool operator==(const vector_value& a, const vector_value& b) {
@@ -327,9 +337,10 @@ bool keyspace::has_open_views() {
   return !views_.empty();
 }
 
-size_t keyspace::segment_of(const std::string& key) noexcept {
+size_t keyspace::segment_of(std::string_view key) noexcept {
   // High bits: the segment's own hash table uses the value modulo a prime.
-  return (std::hash<std::string>{}(key) >> 20) & (segment_count - 1);
+  // The same hash as small_key::hash (and std::hash<std::string>).
+  return (std::hash<std::string_view>{}(key) >> 20) & (segment_count - 1);
 }
 
 keyspace::segment* keyspace::seg_at(size_t index) const noexcept {
@@ -352,64 +363,71 @@ keyspace::segment& keyspace::writable(size_t index) {
   return *seg;
 }
 
-const entry* keyspace::find(const std::string& key) const {
+const entry* keyspace::find(std::string_view key) const {
   auto* seg = seg_at(segment_of(key));
   if (!seg)
     return nullptr;
-  auto it = seg->map.find(key);
+  auto it = seg->map.find(small_key::borrow(key));
   return it == seg->map.end() ? nullptr : &it->second;
 }
 
-entry* keyspace::find(const std::string& key) {
+entry* keyspace::find(std::string_view key) {
   auto idx = segment_of(key);
   auto* seg = seg_at(idx);
   if (!seg)
     return nullptr;
-  auto it = seg->map.find(key);
+  auto k = small_key::borrow(key);
+  auto it = seg->map.find(k);
   if (it == seg->map.end())
     return nullptr; // a miss must not clone anything
   if (seg->epoch != epoch_) {
     auto& map = writable(idx).map;
     if (&map != &seg->map)
-      it = map.find(key); // cloned
+      it = map.find(k); // cloned
   }
   return &it->second;
 }
 
-std::pair<entry*, bool> keyspace::try_emplace(const std::string& key) {
-  auto [it, inserted] = writable(segment_of(key)).map.try_emplace(key);
+std::pair<entry*, bool> keyspace::try_emplace(std::string_view key) {
+  auto [it, inserted]
+    = writable(segment_of(key)).map.try_emplace(small_key{key});
   size_ += inserted;
   return {&it->second, inserted};
 }
 
-entry& keyspace::put(std::string key, entry e) {
+entry& keyspace::put(std::string_view key, entry e) {
   auto& map = writable(segment_of(key)).map;
-  auto [it, inserted] = map.insert_or_assign(std::move(key), std::move(e));
+  auto [it, inserted] = map.insert_or_assign(small_key{key}, std::move(e));
   size_ += inserted;
   return it->second;
 }
 
-bool keyspace::erase(const std::string& key) {
+bool keyspace::erase(std::string_view key) {
   auto idx = segment_of(key);
   auto* seg = seg_at(idx);
-  if (!seg || seg->map.count(key) == 0)
+  auto k = small_key::borrow(key);
+  if (!seg || seg->map.count(k) == 0)
     return false;
-  writable(idx).map.erase(key);
+  writable(idx).map.erase(k);
   --size_;
   return true;
 }
 
-bool keyspace::rename(const std::string& from, const std::string& to) {
+bool keyspace::rename(std::string_view from, std::string_view to) {
   auto from_idx = segment_of(from);
   auto* seg = seg_at(from_idx);
-  if (!seg || seg->map.count(from) == 0)
+  if (!seg || seg->map.count(small_key::borrow(from)) == 0)
     return false;
   if (from == to)
     return true;
+  // `from` or `to` may point into a key of this keyspace, which erase(to)
+  // frees: use only the copy from here on.
+  small_key new_key{to};
+  auto to_idx = segment_of(to);
   erase(to);
-  auto node = writable(from_idx).map.extract(from);
-  node.key() = to;
-  writable(segment_of(to)).map.insert(std::move(node));
+  auto node = writable(from_idx).map.extract(small_key::borrow(from));
+  node.key() = std::move(new_key);
+  writable(to_idx).map.insert(std::move(node));
   return true;
 }
 
@@ -455,7 +473,7 @@ void keyspace::clear() noexcept {
 std::vector<std::string> keyspace::sorted_keys() const {
   std::vector<std::string> out;
   out.reserve(size_);
-  for_each([&](const std::string& key, const entry&) { out.push_back(key); });
+  for_each([&](std::string_view key, const entry&) { out.emplace_back(key); });
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -464,7 +482,7 @@ bool operator==(const keyspace& a, const keyspace& b) {
   if (a.size() != b.size())
     return false;
   bool same = true;
-  a.for_each([&](const std::string& key, const entry& e) {
+  a.for_each([&](std::string_view key, const entry& e) {
     if (same) {
       auto* other = b.find(key);
       same = other && *other == e;
@@ -488,15 +506,15 @@ entry to_entry(snapshot_entry&& e, int64_t now_ms) {
   return out;
 }
 
-snapshot_entry to_snapshot_entry(const std::string& key, const entry& e,
+snapshot_entry to_snapshot_entry(std::string_view key, const entry& e,
                                  int64_t now_ms) {
-  return snapshot_entry{key, std::visit(to_snapshot{}, e.val),
+  return snapshot_entry{std::string{key}, e.val.visit(to_snapshot{}),
                         remaining_ms(e, now_ms)};
 }
 
-void encode_entry(std::string& out, const std::string& key, const entry& e,
+void encode_entry(std::string& out, std::string_view key, const entry& e,
                   int64_t now_ms) {
-  if (auto* s = std::get_if<std::string>(&e.val)) {
+  if (auto* s = e.val.get_if<std::string>()) {
     // The common case, without copying the value into a snapshot_entry:
     // the same bytes as the general path (tests/keyspace.cpp checks).
     put_bytes(out, key);

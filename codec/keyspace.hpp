@@ -22,12 +22,15 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <variant>
 #include <vector>
 
+#include "codec/box.hpp"
+#include "codec/small_key.hpp"
 #include "codec/snapshot_entry.hpp"
 
 namespace ember::codec {
@@ -90,9 +93,148 @@ using list_value = std::deque<std::string>;
 using hash_value = std::unordered_map<std::string, std::string>;
 using set_value = std::unordered_set<std::string>;
 
-/// Alternative index == snapshot type byte.
-using value = std::variant<std::string, list_value, sorted_set, hash_value,
-                           set_value, proto_value, vector_value>;
+/// One key's value: a string, held in place (most keys hold one), or one of
+/// the collection kinds, each held in a box so that they do not make every
+/// entry as large as the largest of them. Reads like a std::variant of the
+/// unboxed kinds: index() (== snapshot type byte), codec::get_if, get, visit.
+class value {
+  template <class T>
+  static constexpr bool is_kind
+    = std::is_same_v<T, std::string> || std::is_same_v<T, list_value>
+      || std::is_same_v<T, sorted_set> || std::is_same_v<T, hash_value>
+      || std::is_same_v<T, set_value> || std::is_same_v<T, proto_value>
+      || std::is_same_v<T, vector_value>;
+
+public:
+  value() noexcept = default;
+
+  /// From any of the kinds (implicit, as a std::variant's is).
+  template <class T, class = std::enable_if_t<is_kind<std::decay_t<T>>>>
+  value(T&& v) : v_(make(std::forward<T>(v))) {
+  }
+
+  value(const value&) = default;
+  value& operator=(const value&) = default;
+  /// The moved-from value is an empty string, never an empty box.
+  value(value&& other) noexcept : v_(std::move(other.v_)) {
+    other.v_.template emplace<0>();
+  }
+  value& operator=(value&& other) noexcept {
+    if (this != &other) {
+      v_ = std::move(other.v_);
+      other.v_.template emplace<0>();
+    }
+    return *this;
+  }
+
+  size_t index() const noexcept {
+    return v_.index();
+  }
+
+  template <class T>
+  T* get_if() noexcept {
+    return const_cast<T*>(std::as_const(*this).get_if<T>());
+  }
+  template <class T>
+  const T* get_if() const noexcept {
+    if constexpr (std::is_same_v<T, std::string>) {
+      return std::get_if<std::string>(&v_);
+    } else {
+      auto* b = std::get_if<box<T>>(&v_);
+      return b ? &**b : nullptr;
+    }
+  }
+
+  /// Replaces the value with a T made from `args`.
+  template <class T, class... Args>
+  T& emplace(Args&&... args) {
+    if constexpr (std::is_same_v<T, std::string>)
+      return v_.template emplace<std::string>(std::forward<Args>(args)...);
+    else
+      return *v_.template emplace<box<T>>(std::in_place,
+                                          std::forward<Args>(args)...);
+  }
+
+  /// f(kind&) with the unboxed kind, like std::visit.
+  template <class F>
+  decltype(auto) visit(F&& f) {
+    return std::visit(
+      [&](auto& alt) -> decltype(auto) { return f(unbox(alt)); }, v_);
+  }
+  template <class F>
+  decltype(auto) visit(F&& f) const {
+    return std::visit(
+      [&](const auto& alt) -> decltype(auto) { return f(unbox(alt)); }, v_);
+  }
+
+  friend bool operator==(const value& a, const value& b);
+  friend bool operator!=(const value& a, const value& b) {
+    return !(a == b);
+  }
+
+private:
+  using storage
+    = std::variant<std::string, box<list_value>, box<sorted_set>,
+                   box<hash_value>, box<set_value>, box<proto_value>,
+                   box<vector_value>>;
+
+  template <class T>
+  static storage make(T&& v) {
+    using kind = std::decay_t<T>;
+    if constexpr (std::is_same_v<kind, std::string>)
+      return storage{std::in_place_type<std::string>, std::forward<T>(v)};
+    else
+      return storage{std::in_place_type<box<kind>>, std::in_place,
+                     std::forward<T>(v)};
+  }
+
+  static std::string& unbox(std::string& s) noexcept {
+    return s;
+  }
+  static const std::string& unbox(const std::string& s) noexcept {
+    return s;
+  }
+  template <class T>
+  static T& unbox(box<T>& b) noexcept {
+    return *b;
+  }
+  template <class T>
+  static const T& unbox(const box<T>& b) noexcept {
+    return *b;
+  }
+
+  storage v_;
+};
+
+/// std::get_if, std::get and std::visit for a value.
+template <class T>
+T* get_if(value* v) noexcept {
+  return v ? v->get_if<T>() : nullptr;
+}
+template <class T>
+const T* get_if(const value* v) noexcept {
+  return v ? v->get_if<T>() : nullptr;
+}
+template <class T>
+T& get(value& v) {
+  if (auto* p = v.get_if<T>())
+    return *p;
+  throw std::bad_variant_access{};
+}
+template <class T>
+const T& get(const value& v) {
+  if (auto* p = v.get_if<T>())
+    return *p;
+  throw std::bad_variant_access{};
+}
+template <class F>
+decltype(auto) visit(F&& f, value& v) {
+  return v.visit(std::forward<F>(f));
+}
+template <class F>
+decltype(auto) visit(F&& f, const value& v) {
+  return v.visit(std::forward<F>(f));
+}
 
 enum class value_type : uint8_t {
   string = 0,
@@ -122,6 +264,10 @@ struct entry {
   }
 };
 
+// What keeps a 1M-key shard in its memory budget (issue 6): a string-valued
+// key's hash node (next, hash, key, entry) fits a 96-byte malloc chunk.
+static_assert(sizeof(entry) <= 48, "keep the big kinds boxed");
+
 /// The keys of one shard, with copy-on-write point-in-time views.
 ///
 /// Storage is split into `segment_count` hash segments, each held by a
@@ -139,7 +285,8 @@ struct entry {
 /// release/acquire ordering before its segments count as private again.
 class keyspace {
 public:
-  using map_type = std::unordered_map<std::string, entry>;
+  /// Keys inline up to 23 bytes; the hash is cached in each node.
+  using map_type = std::unordered_map<small_key, entry, small_key::hash>;
 
   /// Power of two. 1024 segments: freeze() copies 1024 pointers; the first
   /// write to a frozen segment copies about 1/1024 of the keys.
@@ -160,33 +307,33 @@ public:
   /// Whether some view taken by freeze() is still alive (tests, stats).
   bool has_open_views();
 
-  const entry* find(const std::string& key) const;
+  const entry* find(std::string_view key) const;
   /// For writing: the entry is private to this keyspace (its segment is
   /// cloned first if a view shares it).
-  entry* find(const std::string& key);
+  entry* find(std::string_view key);
 
   /// The entry for `key`, value-initialized if missing; second: inserted.
-  std::pair<entry*, bool> try_emplace(const std::string& key);
+  std::pair<entry*, bool> try_emplace(std::string_view key);
 
   /// Inserts or replaces.
-  entry& put(std::string key, entry e);
+  entry& put(std::string_view key, entry e);
 
   /// The entry for `key`, default-constructing a value of type T if the key
   /// is missing. Returns nullptr if the key holds another type.
   template <class T>
-  T* get_or_create(const std::string& key) {
+  T* get_or_create(std::string_view key) {
     auto [e, inserted] = try_emplace(key);
     if (inserted)
       e->val.emplace<T>();
-    return std::get_if<T>(&e->val);
+    return e->val.get_if<T>();
   }
 
   /// True if the key existed.
-  bool erase(const std::string& key);
+  bool erase(std::string_view key);
 
   /// Moves `from`'s value and deadline to `to` (replacing what `to` held)
   /// without copying the value; false (and no change) if `from` is missing.
-  bool rename(const std::string& from, const std::string& to);
+  bool rename(std::string_view from, std::string_view to);
 
   /// Removes every key whose deadline is <= now_ms; returns how many.
   size_t remove_expired(int64_t now_ms);
@@ -204,14 +351,15 @@ public:
   /// Drops every key (views keep theirs).
   void clear() noexcept;
 
-  /// Calls f(const std::string& key, const entry& e) for every key, in
-  /// segment order (unspecified but stable while nothing changes).
+  /// Calls f(std::string_view key, const entry& e) for every key, in
+  /// segment order (unspecified but stable while nothing changes). The key
+  /// stays valid until the keyspace changes.
   template <class F>
   void for_each(F&& f) const {
     for (auto& seg : segs_)
       if (seg)
         for (auto& [key, e] : seg->map)
-          f(key, e);
+          f(key.view(), e);
   }
 
   /// Keys in byte order (for listings and tests).
@@ -226,7 +374,7 @@ private:
   };
   struct view_token; // closes a view's flag when its last holder goes
 
-  static size_t segment_of(const std::string& key) noexcept;
+  static size_t segment_of(std::string_view key) noexcept;
   segment* seg_at(size_t index) const noexcept; ///< nullptr if none yet
   segment& writable(size_t index);
   void release() noexcept;
@@ -252,12 +400,12 @@ entry to_entry(snapshot_entry&& e, int64_t now_ms);
 
 /// Converts a keyspace entry into snapshot form with remaining ms at now_ms
 /// (a deadline already reached gives 0).
-snapshot_entry to_snapshot_entry(const std::string& key, const entry& e,
+snapshot_entry to_snapshot_entry(std::string_view key, const entry& e,
                                  int64_t now_ms);
 
 /// Appends the v2 snapshot entry bytes for a keyspace entry directly (no
 /// intermediate snapshot_entry; used by the snapshot hot path).
-void encode_entry(std::string& out, const std::string& key, const entry& e,
+void encode_entry(std::string& out, std::string_view key, const entry& e,
                   int64_t now_ms);
 
 /// Current unix time in ms (system clock).

@@ -102,7 +102,7 @@ bool modify(keyspace& ks, const std::string& key, F&& f) {
   entry* e = lookup(ks, key);
   if (!e)
     return true;
-  T* v = std::get_if<T>(&e->val);
+  T* v = get_if<T>(&e->val);
   return v && run(*v, f);
 }
 
@@ -113,7 +113,7 @@ bool shrink(keyspace& ks, const std::string& key, F&& f) {
   entry* e = lookup(ks, key);
   if (!e)
     return true;
-  T* v = std::get_if<T>(&e->val);
+  T* v = get_if<T>(&e->val);
   if (!v)
     return false;
   bool ok = run(*v, f);
@@ -137,7 +137,7 @@ bool add_to_integer(keyspace& ks, const std::string& key, int64_t delta) {
   entry* e = lookup(ks, key);
   if (!e)
     e = &ks.put(key, entry{std::string{"0"}});
-  auto* s = std::get_if<std::string>(&e->val);
+  auto* s = get_if<std::string>(&e->val);
   if (!s)
     return false;
   auto current = parse_i64(*s, int_syntax::reference);
@@ -268,7 +268,7 @@ struct replayer {
     sources.reserve(n);
     for (size_t i = 0; i < n; ++i) {
       const entry* e = lookup(ks, r.keys[i]);
-      auto* s = e ? std::get_if<std::string>(&e->val) : nullptr;
+      auto* s = e ? get_if<std::string>(&e->val) : nullptr;
       sources.emplace_back(s ? std::string_view{*s} : std::string_view{});
     }
     auto result = sources.empty() ? std::string{}
@@ -426,7 +426,7 @@ struct replayer {
                      static_cast<uint32_t>(r.vector.size()), {}};
       e = &ks.put(r.key, entry{std::move(v)});
     }
-    auto* v = std::get_if<vector_value>(&e->val);
+    auto* v = get_if<vector_value>(&e->val);
     // Another dimension cannot be stored in the set (one dim per set).
     if (!v || r.vector.size() != v->dim)
       return false;

@@ -557,7 +557,7 @@ result<snapshot_stats> write_snapshot_tmp(file_system& fs,
     return std::move(w).err();
   std::string buf;
   status st; // the first failure stops the walk
-  ks.for_each([&](const std::string& name, const entry& e) {
+  ks.for_each([&](std::string_view name, const entry& e) {
     if (!st)
       return;
     buf.clear();

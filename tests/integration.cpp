@@ -133,7 +133,7 @@ CAF_TEST(eight shards and sixteen producers restart to the acknowledged state) {
     auto r = codec::recover_shard(codec::posix_file_system(), dir.path(), s);
     CAF_REQUIRE(r.ok());
     CAF_CHECK(r->report.replayed_aof);
-    r->data.for_each([&](const std::string& key, const codec::entry& e) {
+    r->data.for_each([&](std::string_view key, const codec::entry& e) {
       CAF_CHECK_EQUAL(shard_of(key, shards), s);
       auto* want = model.data().find(key);
       CAF_REQUIRE(want != nullptr);

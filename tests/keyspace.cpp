@@ -3,9 +3,11 @@
 #define CAF_SUITE keyspace
 #include "caf/test/unit_test_impl.hpp"
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "codec/keyspace.hpp"
 
@@ -30,12 +32,12 @@ bool holds_numbers(const keyspace& ks, int n) {
     return false;
   for (int i = 0; i < n; ++i) {
     auto* e = ks.find(key_of(i));
-    auto* s = e ? std::get_if<std::string>(&e->val) : nullptr;
+    auto* s = e ? get_if<std::string>(&e->val) : nullptr;
     if (!s || *s != std::to_string(i))
       return false;
   }
   size_t seen = 0;
-  ks.for_each([&](const std::string&, const entry&) { ++seen; });
+  ks.for_each([&](std::string_view, const entry&) { ++seen; });
   return seen == ks.size();
 }
 
@@ -47,7 +49,7 @@ CAF_TEST(a view keeps the state at freeze while the keyspace changes) {
   CAF_CHECK(live.has_open_views());
   // Every kind of change on the live side.
   for (int i = 0; i < 5000; i += 3)
-    *std::get_if<std::string>(&live.find(key_of(i))->val) = "changed";
+    *get_if<std::string>(&live.find(key_of(i))->val) = "changed";
   for (int i = 1; i < 5000; i += 7)
     live.erase(key_of(i));
   live.rename(key_of(2), "renamed");
@@ -66,7 +68,7 @@ CAF_TEST(changes to a view never reach the keyspace) {
   auto view = live.freeze();
   view.erase(key_of(1));
   view.put(key_of(2), entry{std::string{"mine"}});
-  *std::get_if<std::string>(&view.find(key_of(3))->val) = "mine too";
+  *get_if<std::string>(&view.find(key_of(3))->val) = "mine too";
   CAF_CHECK(holds_numbers(live, 100));
   // A view of a view shares the original storage: still copy-on-write.
   auto inner = view.freeze();
@@ -145,4 +147,72 @@ CAF_TEST(strings encode as snapshot entries without the general path) {
       CAF_CHECK_EQUAL(fast, general);
     }
   }
+}
+
+CAF_TEST(keys of every length round-trip inline or on the heap) {
+  keyspace ks;
+  std::vector<std::string> keys;
+  for (size_t len = 0; len <= 70; ++len)
+    keys.push_back(std::string(len, static_cast<char>('a' + len % 26)));
+  for (auto& k : keys)
+    ks.put(k, entry{k + "!"});
+  CAF_CHECK_EQUAL(ks.size(), keys.size());
+  for (auto& k : keys) {
+    auto* e = ks.find(k);
+    CAF_REQUIRE(e != nullptr);
+    CAF_CHECK_EQUAL(get<std::string>(e->val), k + "!");
+  }
+  // Renaming onto itself, and to a name taken from the keyspace's own key.
+  std::string_view long_key;
+  ks.for_each([&](std::string_view k, const entry&) {
+    if (k.size() == 40)
+      long_key = k;
+  });
+  CAF_CHECK(ks.rename(long_key, long_key));
+  CAF_CHECK(ks.rename(keys[30], long_key));
+  CAF_CHECK(ks.find(keys[30]) == nullptr);
+  CAF_CHECK_EQUAL(get<std::string>(ks.find(keys[40])->val), keys[30] + "!");
+  CAF_CHECK(ks.erase(keys[50]));
+  CAF_CHECK(!ks.erase(keys[50]));
+  CAF_CHECK_EQUAL(ks.size(), keys.size() - 2);
+  auto sorted = ks.sorted_keys();
+  CAF_CHECK(std::is_sorted(sorted.begin(), sorted.end()));
+}
+
+CAF_TEST(a small key copies deep and borrows without owning) {
+  std::string text(40, 'x');
+  auto borrowed = small_key::borrow(text);
+  small_key owned = borrowed; // a copy owns its bytes
+  text[0] = 'y';
+  CAF_CHECK_EQUAL(borrowed.view()[0], 'y');
+  CAF_CHECK_EQUAL(owned.view(), std::string(40, 'x'));
+  small_key moved = std::move(owned);
+  CAF_CHECK_EQUAL(moved.size(), 40u);
+  CAF_CHECK(owned.view().empty());
+  CAF_CHECK_EQUAL(small_key::hash{}(moved),
+                  std::hash<std::string>{}(std::string(40, 'x')));
+  moved = small_key{"short"};
+  CAF_CHECK_EQUAL(moved.str(), "short");
+}
+
+CAF_TEST(boxed collections are copied when a frozen segment is cloned) {
+  keyspace live;
+  live.get_or_create<list_value>("list")->push_back("a");
+  live.get_or_create<hash_value>("hash")->insert_or_assign("f", "1");
+  live.get_or_create<sorted_set>("zset")->add("m", 1.0);
+  auto view = live.freeze();
+  get_if<list_value>(&live.find("list")->val)->push_back("b");
+  get_if<hash_value>(&live.find("hash")->val)->insert_or_assign("f", "2");
+  get_if<sorted_set>(&live.find("zset")->val)->add("m", 2.0);
+  CAF_CHECK_EQUAL(get<list_value>(view.find("list")->val).size(), 1u);
+  CAF_CHECK_EQUAL(get<hash_value>(view.find("hash")->val).at("f"), "1");
+  CAF_CHECK_EQUAL(*get<sorted_set>(view.find("zset")->val).score("m"), 1.0);
+  CAF_CHECK_EQUAL(get<list_value>(live.find("list")->val).size(), 2u);
+  CAF_CHECK(!(view == live));
+  // Another kind replaces the value; a moved-from value is an empty string.
+  auto& e = *live.find("list");
+  e.val = std::string{"now a string"};
+  value taken = std::move(e.val);
+  CAF_CHECK_EQUAL(get<std::string>(taken), "now a string");
+  CAF_CHECK(get_if<std::string>(&e.val) && get<std::string>(e.val).empty());
 }

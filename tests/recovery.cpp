@@ -102,7 +102,7 @@ std::string fingerprint(const keyspace& ks) {
   std::string out;
   for (auto& key : ks.sorted_keys()) {
     auto e = ks.find(key);
-    auto s = std::get_if<std::string>(&e->val);
+    auto s = get_if<std::string>(&e->val);
     out += key + " " + std::to_string(e->deadline_ms) + " ";
     if (s && s->size() > 4096)
       out += "string of " + std::to_string(s->size()) + " bytes, crc "
@@ -198,7 +198,7 @@ struct fixture {
   template <class T>
   const T* get(const std::string& key) const {
     auto e = ks.find(key);
-    return e ? std::get_if<T>(&e->val) : nullptr;
+    return e ? get_if<T>(&e->val) : nullptr;
   }
 
   std::string str(const std::string& key) const {
@@ -962,7 +962,7 @@ CAF_TEST(AOF records replay on top of the snapshot) {
   CAF_CHECK_EQUAL(rep.aof.version, 2);
   CAF_CHECK_EQUAL(rep.snapshot.version, 2);
   CAF_CHECK(rep.snapshot.diagnosis.empty());
-  CAF_CHECK_EQUAL(*std::get_if<std::string>(&res->data.find("a")->val), "2");
+  CAF_CHECK_EQUAL(*get_if<std::string>(&res->data.find("a")->val), "2");
   CAF_CHECK_EQUAL(res->data.find("c")->deadline_ms, now + 60'000);
 }
 
@@ -1120,16 +1120,16 @@ CAF_TEST(the all records AOF replays the same plaintext and encrypted) {
     // INCRBY i64::MAX and DECRBY i64::MAX overflow the counter.
     CAF_CHECK_EQUAL(res->report.records_skipped, 2u);
     CAF_CHECK_EQUAL(res->report.keys, 22u);
-    CAF_CHECK_EQUAL(*std::get_if<std::string>(&ks.find("counter")->val),
+    CAF_CHECK_EQUAL(*get_if<std::string>(&ks.find("counter")->val),
                     "24");
     CAF_CHECK(ks.find("ttl-key") == nullptr);
     CAF_CHECK_EQUAL(ks.find("binary")->deadline_ms, i64_max);
     CAF_CHECK_EQUAL(ks.find("zero-ttl")->deadline_ms, i64_max);
     CAF_CHECK_EQUAL(ks.find("max-ttl")->deadline_ms, i64_max);
-    auto& bits = *std::get_if<std::string>(&ks.find("bits")->val);
+    auto& bits = *get_if<std::string>(&ks.find("bits")->val);
     CAF_CHECK_EQUAL(bits.size(), size_t{max_bytes_len});
     CAF_CHECK_EQUAL(to_hex(bits.substr(0, 2)), "0100");
-    auto& inverted = *std::get_if<std::string>(&ks.find("bitop-not")->val);
+    auto& inverted = *get_if<std::string>(&ks.find("bitop-not")->val);
     CAF_CHECK_EQUAL(to_hex(inverted.substr(0, 2)), "feff");
     // [b, a, bin] after the pushes and pops; LSET, LINSERT before "a",
     // then LREM i64::MIN drops bin.
@@ -1319,12 +1319,12 @@ CAF_TEST(feature records and entries recover) {
                   "[proto:1,proto:msg,proto:ttl,s,vec:empty,vec:set,vecs,"
                   "vecs-ip,vecs-l2,\xd0\xba\xd0\xbb\xd1\x8e\xd1\x87-proto]");
   CAF_CHECK_EQUAL(ks.find("proto:ttl")->deadline_ms, now + 5000);
-  auto vecs = std::get_if<vector_value>(&ks.find("vecs")->val);
+  auto vecs = get_if<vector_value>(&ks.find("vecs")->val);
   CAF_REQUIRE(vecs != nullptr);
   CAF_REQUIRE_EQUAL(vecs->elements.size(), 1u);
   CAF_CHECK_EQUAL(vecs->elements[0].name, "e2");
   CAF_CHECK_EQUAL(vecs->dim, 6u);
-  auto set = std::get_if<vector_value>(&ks.find("vec:set")->val);
+  auto set = get_if<vector_value>(&ks.find("vec:set")->val);
   CAF_REQUIRE(set != nullptr);
   CAF_CHECK_EQUAL(set->dim, 3u);
   CAF_CHECK_EQUAL(set->connectivity, 16u);

@@ -623,7 +623,7 @@ CAF_TEST(TTL keys survive a rewrite with their deadlines) {
   auto want = s.model;
   want.remove_expired(t_now);
   size_t with_deadline = 0;
-  want.for_each([&](const std::string&, const entry& e) {
+  want.for_each([&](std::string_view, const entry& e) {
     with_deadline += e.has_deadline() ? 1 : 0;
   });
   CAF_MESSAGE(with_deadline << " of " << want.size() << " keys have a TTL");
@@ -636,7 +636,7 @@ CAF_TEST(TTL keys survive a rewrite with their deadlines) {
   opts.snapshot_time_ms = t_snap;
   auto rec = recover_shard(posix_file_system(), s.dir.path(), shard, opts);
   CAF_REQUIRE(rec);
-  want.for_each([&](const std::string& key, const entry& e) {
+  want.for_each([&](std::string_view key, const entry& e) {
     auto got = std::as_const(rec->data).find(key);
     CAF_REQUIRE(got);
     CAF_CHECK_EQUAL(got->deadline_ms, e.deadline_ms);

@@ -120,7 +120,7 @@ CAF_TEST(writes are acknowledged once durable and read back) {
   CAF_REQUIRE(fs.crash());
   auto ks = recovered();
   CAF_CHECK_EQUAL(ks.size(), 3u);
-  CAF_CHECK(std::get<std::string>(ks.find("n")->val) == "1");
+  CAF_CHECK(codec::get<std::string>(ks.find("n")->val) == "1");
 }
 
 CAF_TEST(a failed fsync fails the write and the writer is restarted) {
@@ -166,7 +166,7 @@ CAF_TEST(a batch applies in order and logs every write in one append) {
   // Replied under `always` = on disk.
   CAF_REQUIRE(fs.crash());
   auto ks = recovered();
-  CAF_CHECK(std::get<std::string>(ks.find("k")->val) == "v");
+  CAF_CHECK(codec::get<std::string>(ks.find("k")->val) == "v");
   CAF_CHECK(ks.find("l") != nullptr);
 }
 
@@ -316,7 +316,7 @@ struct fault_fixture : fixture {
     auto ks = recovered();
     auto* n = ks.find("n");
     CAF_REQUIRE(n != nullptr);
-    CAF_CHECK_EQUAL(std::get<std::string>(n->val), std::to_string(last_ack));
+    CAF_CHECK_EQUAL(codec::get<std::string>(n->val), std::to_string(last_ack));
   }
 };
 
@@ -387,7 +387,7 @@ CAF_TEST(failing rename in a rewrite once and persistent) {
   CAF_REQUIRE(fs.crash());
   auto ks = recovered();
   CAF_REQUIRE(ks.find("n") != nullptr);
-  CAF_CHECK_EQUAL(std::get<std::string>(ks.find("n")->val),
+  CAF_CHECK_EQUAL(codec::get<std::string>(ks.find("n")->val),
                   std::to_string(last_ack));
 }
 
@@ -436,8 +436,8 @@ CAF_TEST(a snapshot under concurrent writes is the state at its request) {
   CAF_CHECK(names == (std::set<std::string>{"shard-0.aof", "shard-0.snap"}));
   CAF_REQUIRE(fs.crash());
   auto ks = recovered();
-  CAF_CHECK(std::get<std::string>(ks.find("counter")->val) == "25");
-  CAF_CHECK(std::get<codec::list_value>(ks.find("l")->val)
+  CAF_CHECK(codec::get<std::string>(ks.find("counter")->val) == "25");
+  CAF_CHECK(codec::get<codec::list_value>(ks.find("l")->val)
             == (codec::list_value{"a", "b"}));
   auto stats = ask<shard_stats>(shard, stats_atom::value);
   CAF_CHECK_EQUAL(stats.last_save_status, "ok");
@@ -484,7 +484,7 @@ CAF_TEST(the AOF is rewritten when it grew past its threshold) {
   CAF_CHECK(after.writer.aof_size < before.writer.aof_size);
   CAF_CHECK(read(q::get{"same"}) == reply::of(std::string{"29"}));
   CAF_REQUIRE(fs.crash());
-  CAF_CHECK(std::get<std::string>(recovered().find("same")->val) == "29");
+  CAF_CHECK(codec::get<std::string>(recovered().find("same")->val) == "29");
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -114,25 +114,25 @@ std::string describe(const codec::value& v) {
                                            "hash",   "set",  "proto",
                                            "vector"};
   std::vector<std::string> parts;
-  if (auto s = std::get_if<std::string>(&v))
+  if (auto s = get_if<std::string>(&v))
     return "string " + to_hex(*s);
-  if (auto l = std::get_if<list_value>(&v)) {
+  if (auto l = get_if<list_value>(&v)) {
     for (auto& x : *l)
       parts.push_back(to_hex(x));
-  } else if (auto h = std::get_if<hash_value>(&v)) {
+  } else if (auto h = get_if<hash_value>(&v)) {
     for (auto& [f, x] : *h)
       parts.push_back(f + "=" + to_hex(x));
     std::sort(parts.begin(), parts.end());
-  } else if (auto s = std::get_if<set_value>(&v)) {
+  } else if (auto s = get_if<set_value>(&v)) {
     parts.assign(s->begin(), s->end());
     std::sort(parts.begin(), parts.end());
-  } else if (auto z = std::get_if<sorted_set>(&v)) {
+  } else if (auto z = get_if<sorted_set>(&v)) {
     for (auto& [score, member] : z->by_score())
       parts.push_back(member + ":" + score_hex(score));
     std::sort(parts.begin(), parts.end());
-  } else if (auto p = std::get_if<proto_value>(&v)) {
+  } else if (auto p = get_if<proto_value>(&v)) {
     return "proto " + p->type_name + " " + to_hex(p->data);
-  } else if (auto vs = std::get_if<vector_value>(&v)) {
+  } else if (auto vs = get_if<vector_value>(&v)) {
     for (auto& el : vs->elements)
       parts.push_back(el.name + "/"
                       + to_hex(std::string_view{
