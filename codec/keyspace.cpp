@@ -457,6 +457,8 @@ size_t keyspace::remove_expired(int64_t now_ms) {
 }
 
 void keyspace::reserve(size_t n) {
+  if (n < segment_count)
+    return; // growing on demand is cheap; 1024 empty tables are not
   auto per_segment = n / segment_count + 1;
   for (size_t i = 0; i < segment_count; ++i) {
     auto* seg = seg_at(i);

@@ -172,8 +172,10 @@ struct replayer {
   int64_t now;
 
   bool operator()(const rec::set& r) {
-    ks.put(r.key, entry{r.value, deadline_from_relative(now, r.expire_ms)});
-    return true;
+    return put_string(r.key, r.value, r.expire_ms);
+  }
+  bool operator()(rec::set&& r) {
+    return put_string(r.key, std::move(r.value), r.expire_ms);
   }
 
   bool operator()(const rec::del& r) {
@@ -453,6 +455,11 @@ struct replayer {
   }
 
 private:
+  bool put_string(const std::string& key, std::string v, int64_t expire_ms) {
+    ks.put(key, entry{std::move(v), deadline_from_relative(now, expire_ms)});
+    return true;
+  }
+
   bool set_ttl(const std::string& key, int64_t ms) {
     return with_entry(ks, key, [&](entry& e) {
       e.deadline_ms = deadline_from_relative(now, ms);
@@ -462,12 +469,24 @@ private:
 
 } // namespace
 
-bool apply(keyspace& ks, const aof_record& r, int64_t now_ms,
-           replay_stats* stats) {
-  bool ok = std::visit(replayer{ks, now_ms}, r);
+namespace {
+
+bool count(bool ok, replay_stats* stats) {
   if (stats)
     ++(ok ? stats->applied : stats->skipped);
   return ok;
+}
+
+} // namespace
+
+bool apply(keyspace& ks, const aof_record& r, int64_t now_ms,
+           replay_stats* stats) {
+  return count(std::visit(replayer{ks, now_ms}, r), stats);
+}
+
+bool apply(keyspace& ks, aof_record&& r, int64_t now_ms,
+           replay_stats* stats) {
+  return count(std::visit(replayer{ks, now_ms}, std::move(r)), stats);
 }
 
 } // namespace ember::codec

@@ -25,4 +25,10 @@ struct replay_stats {
 bool apply(keyspace& ks, const aof_record& r, int64_t now_ms,
            replay_stats* stats = nullptr);
 
+/// The same, moving the value out of a SET (recovery's hot path: the
+/// decoded bytes go into the keyspace without a copy). `r` is left valid
+/// but unspecified, fit to decode the next record into.
+bool apply(keyspace& ks, aof_record&& r, int64_t now_ms,
+           replay_stats* stats = nullptr);
+
 } // namespace ember::codec
