@@ -17,6 +17,7 @@
 #include <deque>
 #include <atomic>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <set>
@@ -356,10 +357,20 @@ public:
   /// stays valid until the keyspace changes.
   template <class F>
   void for_each(F&& f) const {
-    for (auto& seg : segs_)
-      if (seg)
-        for (auto& [key, e] : seg->map)
-          f(key.view(), e);
+    for (auto& seg : segs_) {
+      if (!seg)
+        continue;
+      auto end = seg->map.end();
+      for (auto it = seg->map.begin(); it != end;) {
+        auto next = std::next(it);
+        // The nodes form a chain: ask for the next one while f works on
+        // this one, or every step waits for a cache miss.
+        if (next != end)
+          __builtin_prefetch(&*next);
+        f(it->first.view(), it->second);
+        it = next;
+      }
+    }
   }
 
   /// Keys in byte order (for listings and tests).
