@@ -176,8 +176,9 @@ private:
     progress_meter meter{opts_, rep.path, rep.bytes};
     while (reader->next(e)) {
       may_expire_ = may_expire_ || e.expire_ms >= 0;
-      auto key = std::move(e.key);
-      out_.data.put(std::move(key), to_entry(std::move(e), anchor));
+      // The key is copied (inline for short keys), not moved out, so that
+      // the reader decodes the next key into the same buffer.
+      out_.data.put(e.key, to_entry(std::move(e), anchor));
       ++entries;
       meter.at(reader->info().offset);
     }
