@@ -1,5 +1,8 @@
 #include "actors/shard_actor.hpp"
 
+#include <functional>
+#include <utility>
+
 #include "caf/actor_system.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/stateful_actor.hpp"
@@ -25,7 +28,14 @@ struct shard_actor_state {
   shard_stats info; // recovery report, restarts, last save
   caf::actor snapshotter;
   bool rewriting = false;
+  // Records applied to memory but not yet handed to the writer, and what to
+  // run once they are durable: one writer request per mailbox drain instead
+  // of one per write (a flush_atom to ourselves marks the drain's end).
   std::vector<codec::aof_record> log;
+  std::vector<std::function<void(const caf::error&)>> log_done;
+  uint64_t log_changes = 0;
+  uint64_t log_size = 0; // AOF bytes of `log` (counted in inflight_bytes)
+  bool flush_scheduled = false;
   std::string scratch;
 
   static inline const char* name = "ember.shard";
@@ -37,13 +47,13 @@ std::string shard_name(const shard_options& opts) {
   return "shard " + std::to_string(opts.shard_id);
 }
 
-// Bytes the records occupy in the AOF (what the writer will buffer).
-uint64_t log_bytes(shard_ptr self, const std::vector<codec::aof_record>& log) {
-  auto& scratch = self->state.scratch;
-  scratch.clear();
-  for (auto& r : log)
-    codec::encode_payload(scratch, r);
-  return scratch.size() + 4 * log.size();
+// Bytes st.log[from..] will occupy in the AOF (what the writer buffers).
+uint64_t log_bytes(shard_ptr self, size_t from) {
+  auto& st = self->state;
+  st.scratch.clear();
+  for (auto i = from; i < st.log.size(); ++i)
+    codec::encode_payload(st.scratch, st.log[i]);
+  return st.scratch.size() + 4 * (st.log.size() - from);
 }
 
 // Checks whether a write may start at all; none() if it may.
@@ -68,30 +78,79 @@ caf::error refuse_write(shard_ptr self) {
   return caf::none;
 }
 
-// Hands records to the writer; `done` runs with the outcome.
-// `changes` counts the requests these records carry (for the save rules).
-template <class Done>
-void log_records(shard_ptr self, Done done, uint64_t changes = 1) {
+// Hands everything in st.log to the writer in one request; each completion
+// runs with the outcome. Called at the end of a mailbox drain (flush_atom)
+// and before anything that must see every applied write in the AOF first
+// (a snapshot point, a sync).
+void send_log(shard_ptr self) {
   auto& st = self->state;
-  auto bytes = log_bytes(self, st.log);
-  st.inflight_bytes += bytes;
+  st.flush_scheduled = false;
+  if (st.log.empty())
+    return;
+  auto done = std::move(st.log_done);
+  st.log_done.clear();
+  auto changes = std::exchange(st.log_changes, 0);
+  auto bytes = std::exchange(st.log_size, 0);
+  if (!st.writer) {
+    // The writer failed after these were applied: not durable, and the
+    // reload from disk drops them from memory.
+    st.inflight_bytes -= bytes;
+    auto err = refuse_write(self);
+    for (auto& d : done)
+      d(err);
+    st.log.clear();
+    return;
+  }
   st.changes_since_save += changes;
+  auto all = std::make_shared<decltype(done)>(std::move(done));
   self
     ->request(st.writer, caf::infinite, append_atom::value,
               record_batch{std::move(st.log)})
     .then(
-      [self, bytes, done](uint64_t) mutable {
+      [self, bytes, all](uint64_t) {
         self->state.inflight_bytes -= bytes;
-        done(caf::error{});
+        for (auto& d : *all)
+          d(caf::error{});
       },
-      [self, bytes, done](caf::error& err) mutable {
+      [self, bytes, all](caf::error& err) {
         self->state.inflight_bytes -= bytes;
         // Memory may now hold writes that never became durable: no more
         // writes until the supervisor reloads us from disk.
         self->state.writer = nullptr;
-        done(err);
+        for (auto& d : *all)
+          d(err);
       });
   st.log.clear();
+}
+
+// The records st.log[from..] wait for the disk; `done` runs once they are
+// durable (or with the error). `changes` counts the requests they carry
+// (for the save rules). Their bytes count against max_inflight_bytes at
+// once, so the bound holds within one mailbox drain too.
+template <class Done>
+void log_records(shard_ptr self, size_t from, Done done, uint64_t changes = 1) {
+  auto& st = self->state;
+  auto bytes = log_bytes(self, from);
+  st.inflight_bytes += bytes;
+  st.log_size += bytes;
+  st.log_done.emplace_back(std::move(done));
+  st.log_changes += changes;
+  if (!st.flush_scheduled) {
+    st.flush_scheduled = true;
+    self->send(self, flush_atom::value);
+  }
+}
+
+// Fails what was applied but not yet handed to the writer (the memory it
+// changed is about to be replaced from disk).
+void drop_log(shard_ptr self, const caf::error& err) {
+  auto& st = self->state;
+  for (auto& d : st.log_done)
+    d(err);
+  st.log_done.clear();
+  st.log.clear();
+  st.log_changes = 0;
+  st.inflight_bytes -= std::exchange(st.log_size, 0);
 }
 
 void record_save(shard_ptr self, const std::string& status,
@@ -123,6 +182,9 @@ caf::result<uint64_t> start_rewrite(shard_ptr self) {
                       shard_name(st.opts)
                         + ": a snapshot or rewrite is already running; "
                           "retry when it finished");
+  // Every write already applied must lie before the snapshot point L (the
+  // view holds it), so it goes to the writer before the snapshot request.
+  send_log(self);
   auto started = std::chrono::steady_clock::now();
   // O(segments): the shard keeps serving, copying a segment only when it
   // first writes to it while the view is open (codec/keyspace.hpp).
@@ -174,7 +236,7 @@ caf::result<batch_replies> handle_batch(shard_ptr self, shard_batch& b) {
   batch_replies out;
   out.results.resize(b.ops.size());
   std::vector<size_t> logged; // elements whose reply waits for the disk
-  st.log.clear();
+  auto logged_before = st.log.size();
   auto now = codec::unix_now_ms();
   for (size_t i = 0; i < b.ops.size(); ++i) {
     auto& res = out.results[i];
@@ -201,14 +263,14 @@ caf::result<batch_replies> handle_batch(shard_ptr self, shard_batch& b) {
         res.error = std::move(r.error());
     }
   }
-  if (st.log.empty())
+  if (st.log.size() == logged_before)
     return out;
   auto rp = self->make_response_promise<batch_replies>();
   auto changes = logged.size();
   log_records(
-    self,
+    self, logged_before,
     [rp, out = std::move(out),
-     logged = std::move(logged)](caf::error err) mutable {
+     logged = std::move(logged)](const caf::error& err) mutable {
       // Not durable: none of the writes may be acknowledged.
       if (err)
         for (auto i : logged)
@@ -240,19 +302,20 @@ caf::behavior shard_impl(shard_ptr self, shard_options opts,
       if (auto err = refuse_write(self))
         return err;
       auto& st = self->state;
-      st.log.clear();
+      auto before = st.log.size();
       auto r = st.logic.apply(std::move(m), codec::unix_now_ms(), st.log);
       if (!r)
         return std::move(r.error());
-      if (st.log.empty())
+      if (st.log.size() == before)
         return std::move(*r);
       auto rp = self->make_response_promise();
-      log_records(self, [rp, rep = std::move(*r)](caf::error err) mutable {
+      auto done = [rp, rep = std::move(*r)](const caf::error& err) mutable {
         if (err)
-          rp.deliver(std::move(err));
+          rp.deliver(err);
         else
           rp.deliver(std::move(rep));
-      });
+      };
+      log_records(self, before, std::move(done));
       return rp;
     },
     [self](shard_batch& b) { return handle_batch(self, b); },
@@ -262,7 +325,9 @@ caf::behavior shard_impl(shard_ptr self, shard_options opts,
         return std::move(r.error());
       return std::move(*r);
     },
+    [self](flush_atom) { send_log(self); },
     [self](sync_atom) -> caf::result<uint64_t> {
+      send_log(self); // the sync must cover every write applied so far
       if (!self->state.writer)
         return refuse_write(self);
       return self->delegate(self->state.writer, sync_atom::value);
@@ -292,21 +357,26 @@ caf::behavior shard_impl(shard_ptr self, shard_options opts,
       schedule_expiry(self);
       if (refuse_write(self))
         return;
-      st.log.clear();
+      auto before = st.log.size();
       st.logic.expire_sample(codec::unix_now_ms(), st.opts.expire_sample,
                              st.log);
-      if (!st.log.empty())
-        log_records(self, [](caf::error) {});
+      if (st.log.size() != before)
+        log_records(self, before, [](const caf::error&) {});
     },
     [self](reload_atom, std::shared_ptr<codec::keyspace>& data,
            writer_actor& writer, uint32_t restarts) {
       auto& st = self->state;
+      drop_log(self, make_error(persist_errc::io_error,
+                                shard_name(st.opts)
+                                  + ": its AOF writer failed before this "
+                                    "write reached it; retry"));
       st.logic.load(std::move(*data));
       st.writer = std::move(writer);
       st.info.restarts = restarts;
     },
     [self](fail_atom, uint32_t restarts) {
       self->state.failed = true;
+      drop_log(self, refuse_write(self));
       self->state.writer = nullptr;
       self->state.info.restarts = restarts;
     },
@@ -322,6 +392,7 @@ spawn_shard_writer(caf::actor_system& sys, const shard_options& opts,
   cfg.aof = std::move(aof);
   cfg.policy = opts.fsync;
   cfg.detached_io = opts.detached_io;
+  cfg.group_commit_wait = opts.group_commit_wait;
   cfg.fs = opts.fs;
   cfg.data_dir = opts.data_dir;
   cfg.shard_id = opts.shard_id;

@@ -48,6 +48,9 @@ struct shard_options {
   codec::file_system* fs = &codec::posix_file_system();
   /// Run fsyncs on their own thread (false in deterministic tests).
   bool detached_io = true;
+  /// `always`: how long the writer may hold an fsync back for the writers
+  /// of the last batch to come back (writer_config::group_commit_wait).
+  std::chrono::microseconds group_commit_wait{2000};
   /// Recovery progress for files over 64 MiB (codec::recovery_options).
   std::function<void(const std::string&, uint64_t, uint64_t)>
     recovery_progress;

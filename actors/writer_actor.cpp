@@ -1,5 +1,7 @@
 #include "actors/writer_actor.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <deque>
 #include <limits>
 
@@ -35,7 +37,8 @@ caf::behavior syncer(caf::event_based_actor*,
 
 struct waiter {
   caf::typed_response_promise<uint64_t> rp;
-  uint64_t offset; // reply once this much is durable (or written)
+  uint64_t offset;      // reply once this much is durable (or written)
+  uint64_t records = 0; // how many records the reply acknowledges
 };
 
 struct writer_state {
@@ -45,6 +48,14 @@ struct writer_state {
   std::deque<waiter> unwritten; // replies waiting for the next write
   bool flush_scheduled = false;
   bool sync_running = false;
+  // Group commit (writer_config::group_commit_wait): records waiting in
+  // `unsynced`, the size the next batch is expected to reach, whether a
+  // hold is armed, and the average fsync time that bounds a hold.
+  uint64_t unsynced_records = 0;
+  uint64_t expected_batch = 0;
+  bool holding = false;
+  std::chrono::steady_clock::time_point sync_started;
+  std::chrono::microseconds fsync_avg{0};
   uint64_t generation = 0; // bumped when the AOF file changes
   writer_stats stats;
 
@@ -65,41 +76,85 @@ void fail_all(writer_ptr self, const caf::error& err) {
       w.rp.deliver(err);
   st.unwritten.clear();
   st.unsynced.clear();
+  st.unsynced_records = 0;
   self->quit(err);
 }
 
-// Replies to everything in `q` covered by `offset`.
-void release(std::deque<waiter>& q, uint64_t offset) {
+// Replies to everything in `q` covered by `offset`; returns the records
+// those replies acknowledged.
+uint64_t release(std::deque<waiter>& q, uint64_t offset) {
+  uint64_t records = 0;
   while (!q.empty() && q.front().offset <= offset) {
+    records += q.front().records;
     q.front().rp.deliver(q.front().offset);
     q.pop_front();
   }
+  return records;
 }
 
-void start_sync(writer_ptr self);
+void release_synced(writer_ptr self, uint64_t offset) {
+  auto& st = self->state;
+  st.unsynced_records -= release(st.unsynced, offset);
+}
+
+void start_sync(writer_ptr self, bool may_hold = true);
 
 void on_synced(writer_ptr self, uint64_t upto) {
+  using namespace std::chrono;
   auto& st = self->state;
   st.sync_running = false;
   aof(self).note_synced(upto);
   st.stats.fsyncs++;
   st.stats.last_fsync_ms = codec::unix_now_ms();
-  release(st.unsynced, upto);
+  auto took = duration_cast<microseconds>(steady_clock::now() - st.sync_started);
+  st.fsync_avg = st.fsync_avg.count() == 0 ? took : (st.fsync_avg * 7 + took) / 8;
+  auto released = st.unsynced_records;
+  release_synced(self, upto);
+  released -= st.unsynced_records;
+  // The writers just released will be back; those that came meanwhile
+  // already are: together they are the next batch.
+  st.expected_batch = released + st.unsynced_records;
   if (!st.unsynced.empty())
     start_sync(self);
 }
 
-// Starts an fsync covering everything written so far, unless one runs.
-void start_sync(writer_ptr self) {
+// Whether to hold the next fsync back for the rest of its batch (see
+// writer_config::group_commit_wait); arms the timer that ends the hold.
+bool hold_sync(writer_ptr self) {
+  using namespace std::chrono;
+  auto& st = self->state;
+  if (st.cfg.policy != fsync_policy::always
+      || st.cfg.group_commit_wait.count() <= 0
+      || st.unsynced_records >= st.expected_batch)
+    return false;
+  if (st.holding)
+    return true;
+  auto wait = std::clamp<microseconds>(st.fsync_avg / 2, microseconds{1},
+                                       st.cfg.group_commit_wait);
+  // The timer is a tick (under `always` a tick only ends a hold). A stale
+  // one, from a hold that ended early, may end a later hold early: that
+  // costs an fsync a few records short, never correctness.
+  st.holding = true;
+  self->delayed_send(self, wait, tick_atom::value);
+  return true;
+}
+
+// Starts an fsync covering everything written so far, unless one runs (or
+// a group-commit hold waits for more, when `may_hold`).
+void start_sync(writer_ptr self, bool may_hold) {
   auto& st = self->state;
   if (st.sync_running)
     return;
   auto upto = aof(self).flushed_size();
   if (upto <= aof(self).synced_size()) {
-    release(st.unsynced, upto);
+    release_synced(self, upto);
     return;
   }
+  if (may_hold && hold_sync(self))
+    return;
+  st.holding = false;
   st.sync_running = true;
+  st.sync_started = std::chrono::steady_clock::now();
   auto gen = st.generation;
   // A reply about an AOF we switched away from is stale: ignore it.
   self->request(st.syncer, caf::infinite, sync_atom::value, upto)
@@ -141,6 +196,7 @@ void flush(writer_ptr self) {
   auto written = aof(self).flushed_size();
   if (st.cfg.policy == fsync_policy::always) {
     while (!st.unwritten.empty()) {
+      st.unsynced_records += st.unwritten.front().records;
       st.unsynced.push_back(std::move(st.unwritten.front()));
       st.unwritten.pop_front();
     }
@@ -192,7 +248,8 @@ caf::result<uint64_t> switch_to_fresh_aof(writer_ptr self, uint64_t offset) {
   // Committed: every flushed record is durable in the new AOF.
   ++st.generation;
   st.sync_running = false;
-  release(st.unsynced, std::numeric_limits<uint64_t>::max());
+  st.holding = false;
+  release_synced(self, std::numeric_limits<uint64_t>::max());
   auto fail_after_commit = [&](const codec::error& e) -> caf::error {
     // The rewrite is committed; a restart finishes it from the marker.
     auto err = from_codec(e);
@@ -231,7 +288,8 @@ writer_actor::behavior_type writer_impl(writer_ptr self, writer_config cfg) {
         }
       self->state.stats.records_written += batch.records.size();
       auto rp = self->make_response_promise<uint64_t>();
-      self->state.unwritten.push_back(waiter{rp, aof(self).size()});
+      self->state.unwritten.push_back(
+        waiter{rp, aof(self).size(), batch.records.size()});
       schedule_flush(self);
       return rp;
     },
@@ -242,6 +300,8 @@ writer_actor::behavior_type writer_impl(writer_ptr self, writer_config cfg) {
     },
     [self](tick_atom) {
       auto& st = self->state;
+      if (st.cfg.policy == fsync_policy::always && st.holding)
+        start_sync(self, false); // a group-commit hold ran out
       if (st.cfg.policy != fsync_policy::everysec)
         return;
       if (st.sync_running) {
@@ -255,7 +315,7 @@ writer_actor::behavior_type writer_impl(writer_ptr self, writer_config cfg) {
       flush(self);
       auto rp = self->make_response_promise<uint64_t>();
       self->state.unsynced.push_back(waiter{rp, aof(self).flushed_size()});
-      start_sync(self);
+      start_sync(self, false); // asked for explicitly: no hold
       return rp;
     },
     [self](stats_atom) {

@@ -8,7 +8,8 @@
 //                             everysec - once written to the OS
 //                             no       - once written to the OS
 //   tick                      everysec: fsync unless one is still running
-//                             (then count a delayed fsync, as Redis does)
+//                             (then count a delayed fsync, as Redis does);
+//                             always: end a group-commit hold, fsync now
 //   sync -> offset            flush and fsync now (any policy)
 //   stats -> writer_stats
 //   snapshot -> L             the snapshot point of a rewrite
@@ -19,13 +20,16 @@
 // the fsync runs in a separate syncer actor (its own thread by default), so
 // appends that arrive during an fsync are written meanwhile and form the
 // next batch: one fsync per batch, never one per record, and no reply
-// before the fsync that covers it.
+// before the fsync that covers it. Right after an fsync the writer may hold
+// the next one back briefly until the batch is whole again
+// (writer_config::group_commit_wait).
 //
 // Failure: a failed write or fsync fails every waiting request with
 // io_error and the writer quits with that error; its supervisor reopens the
 // AOF (re-verifying it from disk) in a new writer. Never silence.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -45,6 +49,15 @@ struct writer_config {
   /// Run fsyncs on a thread of their own (production). Deterministic tests
   /// set false so the syncer is an ordinary scheduled actor.
   bool detached_io = true;
+  /// Group commit under `always`: right after an fsync, the writers it
+  /// released usually send their next write at once, but over two
+  /// mailboxes (producer -> shard -> writer), so the first to arrive would
+  /// start the next fsync alone and the batch would split. While fewer
+  /// records wait than the last batch held (those released plus those that
+  /// came meanwhile), the writer holds the fsync back until they arrived or
+  /// half the average fsync time passed, at most this long. 0: never hold.
+  /// One producer never waits (its batch of one is complete at once).
+  std::chrono::microseconds group_commit_wait{2000};
   /// Where the AOF lives, for switching to a fresh one at a rewrite.
   codec::file_system* fs = &codec::posix_file_system();
   std::string data_dir;

@@ -97,24 +97,55 @@ caf::behavior producer(caf::event_based_actor* self, int p, load l,
   *pump = [=] {
     auto again = weak_pump.lock();
     while (*outstanding < l.in_flight && *next < per) {
-      auto rec = set_record(first + (*next)++);
-      auto& target = handles[shard_of(codec::primary_key(rec), shards)];
-      ++*outstanding;
-      auto t0 = clock_type::now();
-      auto size = std::get<codec::rec::set>(rec).key.size() + value_size;
-      self->request(target, caf::infinite, mutation{std::move(rec), 0})
-        .then(
-          [=](reply&) {
-            out->latencies[size_t(p)].push_back(seconds_since(t0) * 1e6);
-            out->bytes += size;
-            --*outstanding;
-            (*again)();
-          },
-          [=](caf::error&) {
-            ++out->errors;
-            --*outstanding;
-            (*again)();
-          });
+      // The next `batch` keys, grouped by shard: one request per shard, a
+      // plain mutation when it holds one record, else a shard_batch whose
+      // reply acknowledges each element.
+      std::vector<std::vector<codec::aof_record>> by_shard(shards);
+      for (int i = 0; i < l.batch && *next < per; ++i) {
+        auto rec = set_record(first + (*next)++);
+        by_shard[shard_of(codec::primary_key(rec), shards)].push_back(std::move(rec));
+      }
+      for (uint16_t s = 0; s < shards; ++s) {
+        auto& recs = by_shard[s];
+        if (recs.empty())
+          continue;
+        ++*outstanding;
+        auto t0 = clock_type::now();
+        auto n = recs.size();
+        auto size = n * (std::get<codec::rec::set>(recs[0]).key.size() + value_size);
+        auto acked = [=](uint64_t ok) {
+          auto us = seconds_since(t0) * 1e6;
+          auto& lat = out->latencies[size_t(p)];
+          lat.insert(lat.end(), ok, us);
+          out->bytes += size / n * ok;
+          out->errors += n - ok;
+          --*outstanding;
+          (*again)();
+        };
+        auto failed = [=](caf::error&) {
+          out->errors += n;
+          --*outstanding;
+          (*again)();
+        };
+        if (n == 1) {
+          self->request(handles[s], caf::infinite, mutation{std::move(recs[0]), 0})
+            .then([=](reply&) { acked(1); }, failed);
+          continue;
+        }
+        shard_batch b;
+        b.ops.reserve(n);
+        for (auto& r : recs)
+          b.ops.push_back(batch_op{mutation{std::move(r), 0}});
+        self->request(handles[s], caf::infinite, std::move(b))
+          .then(
+            [=](batch_replies& r) {
+              uint64_t ok = 0;
+              for (auto& x : r.results)
+                ok += x.error ? 0 : 1;
+              acked(ok);
+            },
+            failed);
+      }
     }
     if (*outstanding == 0 && *next == per) {
       if (++out->finished == l.producers)

@@ -49,6 +49,9 @@ private:
 struct load {
   int producers = 1;
   int in_flight = 1;    ///< outstanding requests per producer
+  /// SETs per request: 1 sends `mutation`s, more a `shard_batch` (per
+  /// shard) whose reply acknowledges each element.
+  int batch = 1;
   uint64_t writes = 0;  ///< in total, split evenly over the producers
   uint64_t first_key = 0;
 };

@@ -81,7 +81,8 @@ struct fixture : test_coordinator_fixture<config> {
     return result;
   }
 
-  writer_actor start(fsync_policy policy) {
+  writer_actor start(fsync_policy policy,
+                     std::chrono::microseconds group_commit_wait = {}) {
     auto w = codec::aof_writer::open(fs, path);
     if (!w)
       CAF_FAIL(w.err().message);
@@ -89,6 +90,7 @@ struct fixture : test_coordinator_fixture<config> {
     cfg.aof = std::make_shared<codec::aof_writer>(std::move(*w));
     cfg.policy = policy;
     cfg.detached_io = false;
+    cfg.group_commit_wait = group_commit_wait;
     auto h = actors::spawn_writer(sys, std::move(cfg));
     writers.push_back(h);
     run();
@@ -133,6 +135,51 @@ CAF_TEST(always is group commit with no ack before its fsync) {
   auto on_disk = keys_on_disk();
   for (auto& [key, offset] : log->acked)
     CAF_CHECK(on_disk.count(key) == 1);
+}
+
+CAF_TEST(always holds an fsync back until its batch is whole again) {
+  auto w = start(fsync_policy::always, std::chrono::seconds(1));
+  using pending_t = decltype(self->request(w, caf::infinite, append_atom::value,
+                                           record_batch{}));
+  std::vector<pending_t> pending;
+  auto append = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      auto key = "k" + std::to_string(pending.size());
+      pending.push_back(self->request(w, caf::infinite, append_atom::value,
+                                      record_batch{{codec::rec::set{key, "v", -1}}}));
+    }
+    sched.run(); // messages only: the fixture's run() also fires timers
+  };
+  auto acked = [&] {
+    size_t n = 0;
+    for (auto& p : pending)
+      p.receive([&](uint64_t) { ++n; },
+                [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+    pending.clear();
+    return n;
+  };
+  auto syncs = [&] { return fs.count(codec::fault_op::sync); };
+  auto before = syncs();
+  append(8); // the first batch: nothing to wait for
+  CAF_CHECK_EQUAL(syncs(), before + 1);
+  CAF_CHECK_EQUAL(acked(), 8u);
+  // Three of the eight come back: held for the other five.
+  append(3);
+  CAF_CHECK_EQUAL(syncs(), before + 1);
+  append(5); // whole again: one fsync for all eight
+  CAF_CHECK_EQUAL(syncs(), before + 2);
+  CAF_CHECK_EQUAL(acked(), 8u);
+  // Only two come back: the hold runs out and they go alone.
+  append(2);
+  CAF_CHECK_EQUAL(syncs(), before + 2);
+  sched.trigger_timeouts();
+  sched.run();
+  CAF_CHECK_EQUAL(syncs(), before + 3);
+  CAF_CHECK_EQUAL(acked(), 2u);
+  // The batch is two now: two arrive, no hold.
+  append(2);
+  CAF_CHECK_EQUAL(syncs(), before + 4);
+  CAF_CHECK_EQUAL(acked(), 2u);
 }
 
 CAF_TEST(everysec and no acknowledge once written and count delayed fsyncs) {
