@@ -200,7 +200,7 @@ private:
 
 void kill_test(const std::string& policy) {
   auto seed = env_or("EMBER_KILL_SEED", std::random_device{}());
-  auto rounds = env_or("EMBER_KILL_ROUNDS", 25);
+  auto rounds = env_or("EMBER_KILL_ROUNDS", 50);
   CAF_MESSAGE(policy << ": " << rounds << " rounds, EMBER_KILL_SEED="
                      << seed);
   kill_rounds k{policy, seed};
