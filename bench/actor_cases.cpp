@@ -3,6 +3,8 @@
 // shards, and group commit: `always` with 1 to 256 concurrent producers of
 // one outstanding write each; the actor path also with producers sending
 // batches of 64 SETs per request.
+#include <initializer_list>
+
 #include "bench/actor_driver.hpp"
 #include "bench/harness.hpp"
 
@@ -10,19 +12,28 @@ namespace ember::bench {
 
 using messages::fsync_policy;
 
-void add_actor_cases(runner& r) {
+namespace {
+
+// The actor path under each policy and shard count: 4 producers with
+// `in_flight` requests of `batch` SETs each; under `always` its ratio is to
+// one fdatasync per `in_flight` x 4 x `batch` records capped at 256.
+void add_path_cases(runner& r, std::initializer_list<uint16_t> shard_counts,
+                    int in_flight, int batch, uint64_t writes) {
   for (auto p : {fsync_policy::no, fsync_policy::everysec, fsync_policy::always})
-    for (uint16_t shards : {1, 2, 4}) {
+    for (uint16_t shards : shard_counts) {
       load l;
       l.producers = 4;
-      l.in_flight = 32;
-      l.writes = p == fsync_policy::always ? r.size(40'000, 1'000)
-                                           : r.size(400'000, 4'000);
+      l.in_flight = in_flight;
+      l.batch = batch;
+      l.writes = p == fsync_policy::always ? r.size(writes / 10, 1'000)
+                                           : r.size(writes, 4'000);
       auto name = "actor " + messages::to_string(p) + " " + std::to_string(shards)
-                  + " shard" + (shards > 1 ? "s" : "") + ", 4x32 in flight";
+                  + " shard" + (shards > 1 ? "s" : "") + ", 4x"
+                  + std::to_string(in_flight) + " in flight"
+                  + (batch > 1 ? " x " + std::to_string(batch) + " per batch" : "");
       case_spec c{name, "records", false, {}, {}, {}, {}};
       if (p == fsync_policy::always)
-        c.ratios.push_back({limit::fsync_per_batch(64), false, {}});
+        c.ratios.push_back({limit::fsync_per_batch(batch > 1 ? 256 : 64), false, {}});
       else
         c.ratios.push_back({limit::raw_write, true, {}});
       if (p == fsync_policy::no && shards == 1)
@@ -33,33 +44,16 @@ void add_actor_cases(runner& r) {
       };
       r.add(std::move(c));
     }
+}
 
+} // namespace
+
+void add_actor_cases(runner& r) {
+  add_path_cases(r, {1, 2, 4}, 32, 1, 400'000);
   // The same path with producers sending a shard_batch of 64 SETs per
   // request (what the daemon's front door sends per network read): each
   // element is still acknowledged, by its own result in the reply.
-  for (auto p : {fsync_policy::no, fsync_policy::everysec, fsync_policy::always})
-    for (uint16_t shards : {1, 4}) {
-      load l;
-      l.producers = 4;
-      l.in_flight = 4;
-      l.batch = 64;
-      l.writes = p == fsync_policy::always ? r.size(200'000, 2'000)
-                                           : r.size(2'000'000, 20'000);
-      auto name = "actor " + messages::to_string(p) + " " + std::to_string(shards)
-                  + " shard" + (shards > 1 ? "s" : "") + ", 4x4 in flight x 64 per batch";
-      case_spec c{name, "records", false, {}, {}, {}, {}};
-      if (p == fsync_policy::always)
-        c.ratios.push_back({limit::fsync_per_batch(256), false, {}});
-      else
-        c.ratios.push_back({limit::raw_write, true, {}});
-      if (p == fsync_policy::no && shards == 1)
-        c.min_items_per_s = 1'000'000;
-      c.run = [=, &r] {
-        shard_env env(r.case_dir(name), shards, p);
-        return drive(env, l);
-      };
-      r.add(std::move(c));
-    }
+  add_path_cases(r, {1, 4}, 4, 64, 2'000'000);
 
   for (int producers : {1, 8, 64, 256}) {
     load l;
