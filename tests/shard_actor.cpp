@@ -56,6 +56,9 @@ struct fixture : test_coordinator_fixture<config> {
     o.fs = &fs;
     o.detached_io = false;
     o.max_restarts = 2;
+    // drain() runs messages, not timers: no group-commit hold (its own
+    // deterministic test is in tests/writer.cpp; power_loss runs with it).
+    o.group_commit_wait = std::chrono::microseconds{0};
     return o;
   }
 
