@@ -13,9 +13,9 @@
 #                              configuration), build/tsan
 #   scripts/sanitize.sh        both
 #
-# Both build the product code at -O1 -g1 (asserts on) and the test programs'
-# own code at -O0: the tests are most of the compile time under sanitizers,
-# and -O1 is the optimization level both sanitizers recommend.
+# Both build the product code at -O1 -g1 (asserts on; -O1 is what both
+# sanitizers recommend) and the test programs' own code at -O0 -g0: the
+# tests are most of the compile time under sanitizers.
 #
 # libcaf itself comes uninstrumented from Debian, so TSan cannot see the
 # atomics inside it that hand a message from the sending thread to the
@@ -47,7 +47,7 @@ fi
 
 configure() { # dir flags features [extra cmake args]
   cmake -S . -B "$1" -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" \
-    -DEMBER_TEST_COMPILE_OPTIONS=-O0 \
+    "-DEMBER_TEST_COMPILE_OPTIONS=-O0;-g0" \
     -DEMBER_WITH_PROTO="$3" -DEMBER_WITH_VECTOR="$3" \
     "-DCMAKE_CXX_FLAGS=$2 -fno-omit-frame-pointer $no_false_warnings" \
     "-DCMAKE_EXE_LINKER_FLAGS=$2" "${@:4}" >/dev/null
