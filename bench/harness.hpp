@@ -36,7 +36,7 @@ inline std::string fsync_per_batch(int n) {
   return "limit fdatasync per " + std::to_string(n) + " records";
 }
 inline const std::string memcpy_ = "limit memcpy";
-inline const std::string crc_ours = "limit crc32 ours (slicing-by-16) 1 MiB";
+inline const std::string crc_ours = "limit crc32 ours 1 MiB";
 inline const std::string aes_gcm = "limit aes-256-gcm 100 B records";
 } // namespace limit
 
