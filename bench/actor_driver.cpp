@@ -1,6 +1,7 @@
 #include "bench/actor_driver.hpp"
 
 #include <atomic>
+#include <cstdlib>
 #include <functional>
 #include <future>
 #include <stdexcept>
@@ -19,6 +20,11 @@ using namespace messages;
 
 bench_actor_config::bench_actor_config() {
   messages::add_message_types(*this);
+  // CAF's default scheduler (work stealing), as emberd runs; an embedding
+  // application picks its own: EMBER_BENCH_SCHEDULER=sharing measures CAF's
+  // work-sharing scheduler instead (BENCHMARKS.md compares the two).
+  if (auto policy = std::getenv("EMBER_BENCH_SCHEDULER"))
+    set("scheduler.policy", caf::atom_from_string(policy));
 }
 
 shard_env::shard_env(const std::string& dir, uint16_t shards, fsync_policy p)
