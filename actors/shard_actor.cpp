@@ -78,6 +78,18 @@ caf::error refuse_write(shard_ptr self) {
   return caf::none;
 }
 
+// Fails what was applied but never handed to the writer: it is not durable,
+// and the reload from disk replaces the memory it changed.
+void drop_log(shard_ptr self, const caf::error& err) {
+  auto& st = self->state;
+  for (auto& d : st.log_done)
+    d(err);
+  st.log_done.clear();
+  st.log.clear();
+  st.log_changes = 0;
+  st.inflight_bytes -= std::exchange(st.log_size, 0);
+}
+
 // Hands everything in st.log to the writer in one request; each completion
 // runs with the outcome. Called at the end of a mailbox drain (flush_atom)
 // and before anything that must see every applied write in the AOF first
@@ -87,21 +99,14 @@ void send_log(shard_ptr self) {
   st.flush_scheduled = false;
   if (st.log.empty())
     return;
-  auto done = std::move(st.log_done);
-  st.log_done.clear();
-  auto changes = std::exchange(st.log_changes, 0);
-  auto bytes = std::exchange(st.log_size, 0);
-  if (!st.writer) {
-    // The writer failed after these were applied: not durable, and the
-    // reload from disk drops them from memory.
-    st.inflight_bytes -= bytes;
-    auto err = refuse_write(self);
-    for (auto& d : done)
-      d(err);
-    st.log.clear();
+  if (!st.writer) { // it failed after these were applied
+    drop_log(self, refuse_write(self));
     return;
   }
-  st.changes_since_save += changes;
+  auto done = std::move(st.log_done);
+  st.log_done.clear();
+  st.changes_since_save += std::exchange(st.log_changes, 0);
+  auto bytes = std::exchange(st.log_size, 0);
   auto all = std::make_shared<decltype(done)>(std::move(done));
   self
     ->request(st.writer, caf::infinite, append_atom::value,
@@ -139,18 +144,6 @@ void log_records(shard_ptr self, size_t from, Done done, uint64_t changes = 1) {
     st.flush_scheduled = true;
     self->send(self, flush_atom::value);
   }
-}
-
-// Fails what was applied but not yet handed to the writer (the memory it
-// changed is about to be replaced from disk).
-void drop_log(shard_ptr self, const caf::error& err) {
-  auto& st = self->state;
-  for (auto& d : st.log_done)
-    d(err);
-  st.log_done.clear();
-  st.log.clear();
-  st.log_changes = 0;
-  st.inflight_bytes -= std::exchange(st.log_size, 0);
 }
 
 void record_save(shard_ptr self, const std::string& status,
