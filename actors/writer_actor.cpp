@@ -92,9 +92,12 @@ uint64_t release(std::deque<waiter>& q, uint64_t offset) {
   return records;
 }
 
-void release_synced(writer_ptr self, uint64_t offset) {
+// release() for `unsynced`, keeping unsynced_records; returns the records.
+uint64_t release_synced(writer_ptr self, uint64_t offset) {
   auto& st = self->state;
-  st.unsynced_records -= release(st.unsynced, offset);
+  auto records = release(st.unsynced, offset);
+  st.unsynced_records -= records;
+  return records;
 }
 
 void start_sync(writer_ptr self, bool may_hold = true);
@@ -108,9 +111,7 @@ void on_synced(writer_ptr self, uint64_t upto) {
   st.stats.last_fsync_ms = codec::unix_now_ms();
   auto took = duration_cast<microseconds>(steady_clock::now() - st.sync_started);
   st.fsync_avg = st.fsync_avg.count() == 0 ? took : (st.fsync_avg * 7 + took) / 8;
-  auto released = st.unsynced_records;
-  release_synced(self, upto);
-  released -= st.unsynced_records;
+  auto released = release_synced(self, upto);
   // The writers just released will be back; those that came meanwhile
   // already are: together they are the next batch.
   st.expected_batch = released + st.unsynced_records;
