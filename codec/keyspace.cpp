@@ -337,10 +337,18 @@ bool keyspace::has_open_views() {
   return !views_.empty();
 }
 
-size_t keyspace::segment_of(std::string_view key) noexcept {
-  // High bits: the segment's own hash table uses the value modulo a prime.
-  // The same hash as small_key::hash (and std::hash<std::string>).
-  return (std::hash<std::string_view>{}(key) >> 20) & (segment_count - 1);
+size_t keyspace::hash_of(std::string_view key) noexcept {
+  return std::hash<std::string_view>{}(key);
+}
+
+size_t keyspace::segment_of(size_t hash) noexcept {
+  // High bits: the segment's own table indexes by the low bits.
+  return (hash >> 20) & (segment_count - 1);
+}
+
+void keyspace::prefetch_value(const entry& e) noexcept {
+  if (auto* s = e.val.get_if<std::string>())
+    __builtin_prefetch(s->data());
 }
 
 keyspace::segment* keyspace::seg_at(size_t index) const noexcept {
@@ -364,70 +372,65 @@ keyspace::segment& keyspace::writable(size_t index) {
 }
 
 const entry* keyspace::find(std::string_view key) const {
-  auto* seg = seg_at(segment_of(key));
-  if (!seg)
-    return nullptr;
-  auto it = seg->map.find(small_key::borrow(key));
-  return it == seg->map.end() ? nullptr : &it->second;
+  auto h = hash_of(key);
+  auto* seg = seg_at(segment_of(h));
+  return seg ? seg->map.find(key, h) : nullptr;
 }
 
 entry* keyspace::find(std::string_view key) {
-  auto idx = segment_of(key);
+  auto h = hash_of(key);
+  auto idx = segment_of(h);
   auto* seg = seg_at(idx);
   if (!seg)
     return nullptr;
-  auto k = small_key::borrow(key);
-  auto it = seg->map.find(k);
-  if (it == seg->map.end())
-    return nullptr; // a miss must not clone anything
-  if (seg->epoch != epoch_) {
-    auto& map = writable(idx).map;
-    if (&map != &seg->map)
-      it = map.find(k); // cloned
-  }
-  return &it->second;
+  auto* e = seg->map.find(key, h);
+  if (!e || seg->epoch == epoch_)
+    return e; // a miss must not clone anything
+  return writable(idx).map.find(key, h); // the clone's copy
 }
 
 std::pair<entry*, bool> keyspace::try_emplace(std::string_view key) {
-  auto [it, inserted]
-    = writable(segment_of(key)).map.try_emplace(small_key{key});
+  auto h = hash_of(key);
+  auto [e, inserted] = writable(segment_of(h)).map.try_emplace(key, h);
   size_ += inserted;
-  return {&it->second, inserted};
+  return {e, inserted};
 }
 
 entry& keyspace::put(std::string_view key, entry e) {
-  auto& map = writable(segment_of(key)).map;
-  auto [it, inserted] = map.insert_or_assign(small_key{key}, std::move(e));
+  auto h = hash_of(key);
+  auto [stored, inserted]
+    = writable(segment_of(h)).map.insert_or_assign(key, h, std::move(e));
   size_ += inserted;
-  return it->second;
+  return *stored;
 }
 
 bool keyspace::erase(std::string_view key) {
-  auto idx = segment_of(key);
+  auto h = hash_of(key);
+  auto idx = segment_of(h);
   auto* seg = seg_at(idx);
-  auto k = small_key::borrow(key);
-  if (!seg || seg->map.count(k) == 0)
+  if (!seg || !seg->map.find(key, h))
     return false;
-  writable(idx).map.erase(k);
+  writable(idx).map.erase(key, h);
   --size_;
   return true;
 }
 
 bool keyspace::rename(std::string_view from, std::string_view to) {
-  auto from_idx = segment_of(from);
+  auto from_hash = hash_of(from);
+  auto from_idx = segment_of(from_hash);
   auto* seg = seg_at(from_idx);
-  if (!seg || seg->map.count(small_key::borrow(from)) == 0)
+  if (!seg || !seg->map.find(from, from_hash))
     return false;
   if (from == to)
     return true;
   // `from` or `to` may point into a key of this keyspace, which erase(to)
   // frees: use only the copy from here on.
   small_key new_key{to};
-  auto to_idx = segment_of(to);
-  erase(to);
-  auto node = writable(from_idx).map.extract(small_key::borrow(from));
-  node.key() = std::move(new_key);
-  writable(to_idx).map.insert(std::move(node));
+  auto to_hash = hash_of(new_key.view());
+  erase(new_key.view());
+  auto node = writable(from_idx).map.extract(from, from_hash);
+  node->first = std::move(new_key);
+  writable(segment_of(to_hash)).map.insert(std::move(node), to_hash);
   return true;
 }
 
@@ -438,19 +441,9 @@ size_t keyspace::remove_expired(int64_t now_ms) {
   size_t removed = 0;
   for (size_t i = 0; i < segs_.size(); ++i) {
     auto* seg = segs_[i].get();
-    if (!seg
-        || std::none_of(seg->map.begin(), seg->map.end(),
-                        [&](const auto& kv) { return due(kv.second); }))
+    if (!seg || !seg->map.any_of(due))
       continue; // untouched segments stay shared
-    auto& map = writable(i).map;
-    for (auto it = map.begin(); it != map.end();) {
-      if (due(it->second)) {
-        it = map.erase(it);
-        ++removed;
-      } else {
-        ++it;
-      }
-    }
+    removed += writable(i).map.erase_if(due);
   }
   size_ -= removed;
   return removed;

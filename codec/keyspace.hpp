@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "codec/box.hpp"
+#include "codec/node_table.hpp"
 #include "codec/small_key.hpp"
 #include "codec/snapshot_entry.hpp"
 
@@ -286,8 +287,8 @@ static_assert(sizeof(entry) <= 48, "keep the big kinds boxed");
 /// release/acquire ordering before its segments count as private again.
 class keyspace {
 public:
-  /// Keys inline up to 23 bytes; the hash is cached in each node.
-  using map_type = std::unordered_map<small_key, entry, small_key::hash>;
+  /// Keys inline up to 23 bytes; entries never move (see node_table).
+  using map_type = node_table<entry>;
 
   /// Power of two. 1024 segments: freeze() copies 1024 pointers; the first
   /// write to a frozen segment copies about 1/1024 of the keys.
@@ -357,20 +358,11 @@ public:
   /// stays valid until the keyspace changes.
   template <class F>
   void for_each(F&& f) const {
-    for (auto& seg : segs_) {
-      if (!seg)
-        continue;
-      auto end = seg->map.end();
-      for (auto it = seg->map.begin(); it != end;) {
-        auto next = std::next(it);
-        // The nodes form a chain: ask for the next one while f works on
-        // this one, or every step waits for a cache miss.
-        if (next != end)
-          __builtin_prefetch(&*next);
-        f(it->first.view(), it->second);
-        it = next;
-      }
-    }
+    for (auto& seg : segs_)
+      if (seg)
+        seg->map.for_each(
+          [&](const small_key& k, const entry& e) { f(k.view(), e); },
+          prefetch_value);
   }
 
   /// Keys in byte order (for listings and tests).
@@ -385,7 +377,10 @@ private:
   };
   struct view_token; // closes a view's flag when its last holder goes
 
-  static size_t segment_of(std::string_view key) noexcept;
+  static size_t hash_of(std::string_view key) noexcept;
+  static size_t segment_of(size_t hash) noexcept;
+  /// Asks for the heap block behind a value before for_each reads it.
+  static void prefetch_value(const entry& e) noexcept;
   segment* seg_at(size_t index) const noexcept; ///< nullptr if none yet
   segment& writable(size_t index);
   void release() noexcept;

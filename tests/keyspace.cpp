@@ -4,6 +4,7 @@
 #include "caf/test/unit_test_impl.hpp"
 
 #include <algorithm>
+#include <map>
 #include <random>
 #include <string>
 #include <thread>
@@ -215,4 +216,135 @@ CAF_TEST(boxed collections are copied when a frozen segment is cloned) {
   value taken = std::move(e.val);
   CAF_CHECK_EQUAL(get<std::string>(taken), "now a string");
   CAF_CHECK(get_if<std::string>(&e.val) && get<std::string>(e.val).empty());
+}
+
+// -- node_table: the segment's hash table ------------------------------------
+
+namespace {
+
+// Hashes with few distinct values make long probe runs that wrap around the
+// end of the slot array, the hard cases for removal by backward shift.
+size_t crowded_hash(const std::string& key, size_t spread) {
+  auto h = std::hash<std::string>{}(key);
+  return spread == 0 ? h : (h % spread) * 0x9E3779B97F4A7C15ull % 64;
+}
+
+// Runs random inserts, replacements, removals, moves (extract + insert) and
+// bulk removals on a node_table and a std::map side by side, checking after
+// each step that lookups agree and that every value pointer handed out
+// earlier still points at its key's value (nodes never move).
+void model_check(size_t spread, uint32_t seed) {
+  node_table<std::string> t;
+  std::map<std::string, std::string> model;
+  std::map<std::string, std::string*> pointers;
+  std::mt19937 rng(seed);
+  auto key = [&] { return "k" + std::to_string(rng() % 300); };
+  for (int step = 0; step < 20000; ++step) {
+    auto k = key();
+    auto h = crowded_hash(k, spread);
+    switch (rng() % 6) {
+      case 0:
+      case 1: {
+        auto v = std::to_string(step);
+        auto [p, inserted] = t.insert_or_assign(k, h, std::string{v});
+        CAF_REQUIRE_EQUAL(inserted, model.count(k) == 0);
+        model[k] = v;
+        pointers[k] = p;
+        break;
+      }
+      case 2: {
+        auto [p, inserted] = t.try_emplace(k, h);
+        CAF_REQUIRE_EQUAL(inserted, model.count(k) == 0);
+        model[k]; // value-initialized, as the table's
+        CAF_REQUIRE_EQUAL(*p, model[k]);
+        pointers[k] = p;
+        break;
+      }
+      case 3:
+        CAF_REQUIRE_EQUAL(t.erase(k, h), model.erase(k) == 1);
+        pointers.erase(k);
+        break;
+      case 4: { // rename k -> k2 as keyspace::rename does
+        auto k2 = key();
+        if (k2 == k || !model.count(k))
+          break;
+        auto h2 = crowded_hash(k2, spread);
+        t.erase(k2, h2);
+        model.erase(k2);
+        pointers.erase(k2);
+        auto n = t.extract(k, h);
+        CAF_REQUIRE(n != nullptr);
+        auto* p = &n->second;
+        n->first = small_key{k2};
+        t.insert(std::move(n), h2);
+        model[k2] = model[k];
+        model.erase(k);
+        pointers.erase(k);
+        pointers[k2] = p; // the node moved between keys, not in memory
+        break;
+      }
+      default:
+        if (rng() % 50 == 0) { // now and then drop a third of the keys
+          auto due = [](const std::string& v) {
+            return !v.empty() && v.back() % 3 == 0;
+          };
+          size_t expected = 0;
+          for (auto it = model.begin(); it != model.end();) {
+            if (due(it->second)) {
+              pointers.erase(it->first);
+              it = model.erase(it);
+              ++expected;
+            } else {
+              ++it;
+            }
+          }
+          CAF_REQUIRE_EQUAL(t.erase_if(due), expected);
+        }
+    }
+    CAF_REQUIRE_EQUAL(t.size(), model.size());
+    if (step % 97 == 0) {
+      for (auto& [k2, v] : model) {
+        auto* found = t.find(k2, crowded_hash(k2, spread));
+        CAF_REQUIRE(found != nullptr);
+        CAF_REQUIRE_EQUAL(*found, v);
+        CAF_REQUIRE_EQUAL(found, pointers[k2]);
+      }
+      size_t seen = 0;
+      t.for_each(
+        [&](const small_key& k2, const std::string& v) {
+          ++seen;
+          CAF_REQUIRE_EQUAL(model.at(k2.str()), v);
+        },
+        [](const std::string&) {});
+      CAF_REQUIRE_EQUAL(seen, model.size());
+      auto copy = t; // deep: equal now, independent after
+      for (auto& [k2, v] : model) {
+        auto* c = copy.find(k2, crowded_hash(k2, spread));
+        CAF_REQUIRE(c != nullptr && *c == v && c != pointers[k2]);
+      }
+    }
+  }
+}
+
+} // namespace
+
+CAF_TEST(node_table agrees with a map and never moves a node) {
+  model_check(0, 1);      // real hashes
+  model_check(40, 2);     // 40 distinct hashes: long runs
+  model_check(3, 3);      // almost everything collides
+}
+
+CAF_TEST(node_table reserve keeps every key and pointer) {
+  node_table<std::string> t;
+  std::vector<std::string*> ptrs;
+  for (int i = 0; i < 1000; ++i)
+    ptrs.push_back(t.insert_or_assign(key_of(i), std::hash<std::string>{}(key_of(i)),
+                                      std::to_string(i)).first);
+  t.reserve(100000);
+  for (int i = 0; i < 1000; ++i) {
+    auto* v = t.find(key_of(i), std::hash<std::string>{}(key_of(i)));
+    CAF_REQUIRE_EQUAL(v, ptrs[i]);
+    CAF_CHECK_EQUAL(*v, std::to_string(i));
+  }
+  CAF_CHECK(t.find("missing", 12345) == nullptr);
 }
