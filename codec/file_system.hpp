@@ -41,6 +41,14 @@ public:
   /// may run on another thread while the owner appends (group commit).
   virtual status sync() = 0;
 
+  /// Asks the OS to start writing [offset, offset + n) to disk now, so that
+  /// a later sync() finds less left to do (long files written in chunks:
+  /// snapshots). Only a hint: it makes nothing durable and reports nothing
+  /// (sync() does). The default does nothing.
+  virtual void start_writeback(uint64_t offset, uint64_t n) noexcept {
+    (void) offset, (void) n;
+  }
+
   /// Cuts the file to `size` bytes; later appends go after that.
   virtual status truncate(uint64_t size) = 0;
 

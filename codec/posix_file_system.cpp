@@ -75,6 +75,13 @@ public:
     return {};
   }
 
+  void start_writeback(uint64_t offset, uint64_t n) noexcept override {
+    // Asynchronous (SYNC_FILE_RANGE_WRITE alone waits for nothing); an
+    // error here will show in the next fdatasync.
+    (void) ::sync_file_range(fd_.get(), static_cast<off_t>(offset),
+                             static_cast<off_t>(n), SYNC_FILE_RANGE_WRITE);
+  }
+
   status truncate(uint64_t size) override {
     if (::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0)
       return io_error("truncating " + path_ + " failed", errno);

@@ -555,14 +555,11 @@ result<snapshot_stats> write_snapshot_tmp(file_system& fs,
   auto w = snapshot_writer::begin(fs, p.snap, shard, key);
   if (!w)
     return std::move(w).err();
-  std::string buf;
   status st; // the first failure stops the walk
   ks.for_each([&](std::string_view name, const entry& e) {
-    if (!st)
-      return;
-    buf.clear();
-    encode_entry(buf, name, e, now_ms);
-    st = w->add_encoded(buf);
+    if (st)
+      st = w->add_encoded_by(
+        [&](std::string& out) { encode_entry(out, name, e, now_ms); });
   });
   if (!st)
     return std::move(st).err();

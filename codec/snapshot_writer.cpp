@@ -61,6 +61,7 @@ result<snapshot_writer> snapshot_writer::begin(file_system& fs,
   put_u8(w.buf_, key ? format_v3 : format_v2);
   put_u16(w.buf_, shard_id);
   put_u32(w.buf_, 0);
+  w.crc_from_ = w.buf_.size(); // the footer CRC covers the entries only
   return result<snapshot_writer>{std::move(w)};
 }
 
@@ -83,6 +84,7 @@ snapshot_writer& snapshot_writer::operator=(snapshot_writer&& other) noexcept {
   entries_ = other.entries_;
   bytes_ = other.bytes_;
   crc_ = other.crc_;
+  crc_from_ = other.crc_from_;
   started_ = other.started_;
   done_ = std::exchange(other.done_, true);
   return *this;
@@ -122,12 +124,18 @@ status snapshot_writer::add_encoded(std::string_view v2_entry) {
   return append_entry(v2_entry);
 }
 
-status snapshot_writer::append_entry(std::string_view entry) {
+status snapshot_writer::room_for_one() const {
   if (entries_ == UINT32_MAX)
     return error{errc::invalid_data,
                  "snapshot " + path_
                    + " already holds 4294967295 entries, the most its header "
                      "can count; split the data over more shards"};
+  return {};
+}
+
+status snapshot_writer::append_entry(std::string_view entry) {
+  if (auto st = room_for_one(); !st)
+    return st;
   // Readers reject ciphertexts above 512 MiB + tag (FORMATS.md limits).
   if (gcm_ && entry.size() > max_bytes_len)
     return error{errc::invalid_data,
@@ -135,21 +143,31 @@ status snapshot_writer::append_entry(std::string_view entry) {
                    + " is " + std::to_string(entry.size())
                    + " bytes; encrypted entries are limited to 512 MiB, so "
                      "split the value or snapshot without encryption"};
-  auto pos = buf_.size();
   if (gcm_)
     gcm_->seal(buf_, entry);
   else
     buf_.append(entry);
-  crc_ = crc32(buf_.data() + pos, buf_.size() - pos, crc_);
+  return added();
+}
+
+status snapshot_writer::added() {
   ++entries_;
   return buf_.size() >= chunk_size ? write_out() : status{};
 }
 
+void snapshot_writer::fold_crc() noexcept {
+  crc_ = crc32(buf_.data() + crc_from_, buf_.size() - crc_from_, crc_);
+  crc_from_ = buf_.size();
+}
+
 status snapshot_writer::write_out() {
+  fold_crc();
   if (auto st = file_->append(buf_); !st)
     return abandon(st.err());
+  file_->start_writeback(bytes_, buf_.size());
   bytes_ += buf_.size();
   buf_.clear();
+  crc_from_ = 0;
   release_if_huge(buf_);
   return {};
 }
@@ -167,7 +185,9 @@ error snapshot_writer::abandon(const error& e) {
 status snapshot_writer::finish_tmp() {
   if (auto st = usable(); !st)
     return st;
+  fold_crc();
   put_u32(buf_, crc_);
+  crc_from_ = buf_.size(); // the footer is not covered by itself
   if (auto st = write_out(); !st)
     return st;
   std::string count;

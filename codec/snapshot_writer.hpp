@@ -49,6 +49,24 @@ public:
   /// keyspace encoder), avoiding a copy into snapshot_entry.
   status add_encoded(std::string_view v2_entry);
 
+  /// Adds the entry that `encode(std::string& out)` appends to `out` in v2
+  /// form (as add_encoded takes it); unencrypted, it encodes straight into
+  /// the write buffer, with no copy. `encode` must append exactly one entry.
+  template <class Encode>
+  status add_encoded_by(Encode&& encode) {
+    if (auto st = usable(); !st)
+      return st;
+    if (gcm_) {
+      scratch_.clear();
+      encode(scratch_);
+      return append_entry(scratch_);
+    }
+    if (auto st = room_for_one(); !st)
+      return st;
+    encode(buf_);
+    return added();
+  }
+
   /// Footer, count, fsync, rename, directory fsync.
   result<snapshot_stats> commit();
 
@@ -68,9 +86,18 @@ private:
   snapshot_writer() = default;
   // Closed (committed, aborted or moved from) writers refuse further use.
   status usable() const;
-  // Seals (v3) and buffers one v2 entry, keeping the running footer CRC.
+  // Seals (v3) or buffers one v2 entry.
   status append_entry(std::string_view v2_entry);
-  // Writes the buffer to the tmp file; on failure abandons the snapshot.
+  // Refuses an entry the header could not count.
+  status room_for_one() const;
+  // Counts the entry just buffered; writes the buffer out once it is full.
+  status added();
+  // Folds the buffered bytes not yet covered into the footer CRC: once per
+  // chunk, where the CRC runs at memory speed (per entry it would be
+  // latency-bound).
+  void fold_crc() noexcept;
+  // Writes the buffer to the tmp file and starts its writeback (so that the
+  // final fsync has little left); on failure abandons the snapshot.
   status write_out();
   // Abandons the snapshot and wraps `e` in a message naming it.
   error abandon(const error& e);
@@ -88,6 +115,7 @@ private:
   uint64_t entries_ = 0;
   uint64_t bytes_ = 0;
   uint32_t crc_ = 0;
+  size_t crc_from_ = 0; ///< buf_ bytes before this are in crc_ (or header)
   std::chrono::steady_clock::time_point started_;
   bool done_ = false;
 };
