@@ -14,60 +14,102 @@ namespace {
 
 // -- encoding -----------------------------------------------------------------
 
+// The wire form of each field kind, written once for two sinks: a counter
+// (the encoded size, so that encoding grows its buffer once per record) and
+// an unchecked_writer that stores the bytes into that room.
+template <class Sink>
 struct encoder {
-  std::string& out;
+  Sink& out;
   void str(const char*, const std::string& s) {
-    put_bytes(out, s);
+    out.put_bytes(s);
   }
   void bytes(const char*, const std::string& s) {
-    put_bytes(out, s);
+    out.put_bytes(s);
   }
   void i64(const char*, int64_t v) {
-    put_i64(out, v);
+    out.put(v);
   }
   void duration(const char*, int64_t v) {
-    put_i64(out, v);
+    out.put(v);
   }
   void u8(const char*, uint8_t v) {
-    put_u8(out, v);
+    out.put(v);
   }
   void bitop(const char*, uint8_t v) {
-    put_u8(out, v);
+    out.put(v);
   }
   void flag(const char*, bool v) {
-    put_u8(out, v ? 1 : 0);
+    out.put(static_cast<uint8_t>(v ? 1 : 0));
   }
   void u32(const char*, uint32_t v) {
-    put_u32(out, v);
+    out.put(v);
   }
   void strs(const char*, const std::vector<std::string>& v) {
-    put_u32(out, static_cast<uint32_t>(v.size()));
+    out.put(static_cast<uint32_t>(v.size()));
     for (auto& s : v)
-      put_bytes(out, s);
+      out.put_bytes(s);
   }
   void bytes_list(const char* n, const std::vector<std::string>& v) {
     strs(n, v);
   }
   void scored(const char*, const std::vector<scored_member>& v) {
-    put_u32(out, static_cast<uint32_t>(v.size()));
+    out.put(static_cast<uint32_t>(v.size()));
     for (auto& m : v) {
-      put_f64(out, m.score);
-      put_bytes(out, m.member);
+      out.put(m.score);
+      out.put_bytes(m.member);
     }
   }
   void pairs(const char*, const std::vector<field_value>& v) {
-    put_u32(out, static_cast<uint32_t>(v.size()));
+    out.put(static_cast<uint32_t>(v.size()));
     for (auto& p : v) {
-      put_bytes(out, p.field);
-      put_bytes(out, p.value);
+      out.put_bytes(p.field);
+      out.put_bytes(p.value);
     }
   }
   void floats(const char*, const std::vector<float>& v) {
-    put_u32(out, static_cast<uint32_t>(v.size()));
+    out.put(static_cast<uint32_t>(v.size()));
     for (auto x : v)
-      put_f32(out, x);
+      out.put(x);
   }
 };
+
+// Counts what an unchecked_writer would store.
+struct byte_counter {
+  size_t n = 0;
+  template <class T>
+  void put(T) noexcept {
+    n += sizeof(T);
+  }
+  void put_bytes(std::string_view v) noexcept {
+    n += sizeof(uint32_t) + v.size();
+  }
+};
+
+// Tag + payload of `x`: what encode_payload appends.
+template <class R>
+size_t payload_size(const R& x) {
+  byte_counter c;
+  encoder<byte_counter> e{c};
+  R::describe(e, x);
+  return 1 + c.n;
+}
+
+// Stores tag + payload at `p`, which has room for encoded_payload_size().
+template <class R>
+void store_payload(char* p, const R& x) {
+  unchecked_writer w{p};
+  w.put(R::tag);
+  encoder<unchecked_writer> e{w};
+  R::describe(e, x);
+}
+
+// Grows `out` by `n` bytes in one step; returns where they start. (The
+// zero fill of resize is cheaper than the per-field appends it replaces.)
+char* grow(std::string& out, size_t n) {
+  auto start = out.size();
+  out.resize(start + n);
+  return out.data() + start;
+}
 
 // -- decoding -----------------------------------------------------------------
 
@@ -241,6 +283,25 @@ struct validator {
   }
 };
 
+// Walks a record's fields once for two visitors (validation and sizing: the
+// writer needs both for every record, and the second walk cost as much as
+// the first).
+template <class A, class B>
+struct both {
+  A& a;
+  B& b;
+#define EMBER_BOTH(kind)                                                     \
+  template <class T>                                                          \
+  void kind(const char* n, const T& v) {                                      \
+    a.kind(n, v), b.kind(n, v);                                               \
+  }
+  EMBER_BOTH(str) EMBER_BOTH(bytes) EMBER_BOTH(i64) EMBER_BOTH(duration)
+  EMBER_BOTH(u8) EMBER_BOTH(bitop) EMBER_BOTH(flag) EMBER_BOTH(u32)
+  EMBER_BOTH(strs) EMBER_BOTH(bytes_list) EMBER_BOTH(scored)
+  EMBER_BOTH(pairs) EMBER_BOTH(floats)
+#undef EMBER_BOTH
+};
+
 // -- per-tag dispatch ---------------------------------------------------------
 
 template <size_t I>
@@ -315,25 +376,43 @@ std::string_view primary_key(const aof_record& r) noexcept {
     r);
 }
 
+size_t encoded_payload_size(const aof_record& r) noexcept {
+  return std::visit([](const auto& x) { return payload_size(x); }, r);
+}
+
 void encode_payload(std::string& out, const aof_record& r) {
-  put_u8(out, tag_of(r));
-  encoder e{out};
-  std::visit([&](const auto& x) { x.describe(e, x); }, r);
+  std::visit(
+    [&](const auto& x) { store_payload(grow(out, payload_size(x)), x); }, r);
+}
+
+void encode_record(std::string& out, const aof_record& r, size_t size) {
+  auto p = grow(out, size + sizeof(uint32_t));
+  std::visit([&](const auto& x) { store_payload(p, x); }, r);
+  unchecked_writer{p + size}.put(crc32(p, size));
 }
 
 void encode_record(std::string& out, const aof_record& r) {
-  auto start = out.size();
-  encode_payload(out, r);
-  put_u32(out, crc32(out.data() + start, out.size() - start));
+  encode_record(out, r, encoded_payload_size(r));
 }
 
-std::string validate(const aof_record& r) {
+std::string validate(const aof_record& r, size_t& payload_size) {
   auto tag = tag_of(r);
   if (!tag_supported(tag))
     return unsupported_kind(tag);
-  if (auto problem = check_fields(r, false))
-    return std::string{op_name(tag)} + ": " + problem.text;
+  validator v{false, {}};
+  byte_counter c;
+  encoder<byte_counter> e{c};
+  both<validator, encoder<byte_counter>> walk{v, e};
+  std::visit([&](const auto& x) { x.describe(walk, x); }, r);
+  if (v.problem)
+    return std::string{op_name(tag)} + ": " + v.problem.text;
+  payload_size = 1 + c.n;
   return {};
+}
+
+std::string validate(const aof_record& r) {
+  size_t payload_size;
+  return validate(r, payload_size);
 }
 
 field_problem check_fields(const aof_record& r, bool allow_negative_durations) {

@@ -479,11 +479,18 @@ bool tag_supported(uint8_t tag) noexcept;
 /// new name for RENAME is `newkey`; PROTO.REGISTER has none and returns "").
 std::string_view primary_key(const aof_record& r) noexcept;
 
+/// Bytes encode_payload appends for `r` (tag + payload); a v2 record is 4
+/// more (its CRC). Counts without encoding.
+size_t encoded_payload_size(const aof_record& r) noexcept;
+
 /// Appends tag + payload (the plaintext that v3 encrypts).
 void encode_payload(std::string& out, const aof_record& r);
 
 /// Appends a whole v2 record: tag + payload + crc32(tag + payload).
 void encode_record(std::string& out, const aof_record& r);
+
+/// The same, for a caller that already has encoded_payload_size(r).
+void encode_record(std::string& out, const aof_record& r, size_t payload_size);
 
 /// The first problem found in a record's fields (check_fields()).
 struct field_problem {
@@ -510,6 +517,10 @@ field_problem check_fields(const aof_record& r, bool allow_negative_durations);
 /// BITOP op > 3, oversized fields, unsupported optional kinds) so that a
 /// writer never produces an unreadable record. Returns "" when valid.
 std::string validate(const aof_record& r);
+
+/// validate() and encoded_payload_size() in one walk over the fields (the
+/// writer needs both for every record); `payload_size` is set when valid.
+std::string validate(const aof_record& r, size_t& payload_size);
 
 /// Decodes tag + payload from `in` into `out`. On failure returns false and
 /// `in` says why: eof (the record is cut short) or invalid data. An unknown

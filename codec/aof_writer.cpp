@@ -139,7 +139,8 @@ status aof_writer::fail(error e) {
 status aof_writer::add(const aof_record& r) {
   if (auto st = check_open(); !st)
     return st;
-  if (auto problem = validate(r); !problem.empty())
+  size_t payload_size = 0;
+  if (auto problem = validate(r, payload_size); !problem.empty())
     return error{errc::invalid_data, "refusing to log an invalid record to "
                                        + path_ + ": " + problem};
   if (gcm_) {
@@ -147,7 +148,7 @@ status aof_writer::add(const aof_record& r) {
     encode_payload(scratch_, r);
     gcm_->seal(pending_, scratch_);
   } else {
-    encode_record(pending_, r);
+    encode_record(pending_, r, payload_size);
   }
   ++records_;
   return {};
