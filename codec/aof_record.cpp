@@ -103,12 +103,17 @@ void store_payload(char* p, const R& x) {
   R::describe(e, x);
 }
 
-// Grows `out` by `n` bytes in one step; returns where they start. (The
-// zero fill of resize is cheaper than the per-field appends it replaces.)
-char* grow(std::string& out, size_t n) {
+// Appends tag + payload (`size` bytes, from payload_size) and, for a v2
+// record, its CRC, growing `out` once. (The zero fill of resize is cheaper
+// than the per-field appends it replaces.)
+template <class R>
+void append_encoded(std::string& out, const R& x, size_t size, bool with_crc) {
   auto start = out.size();
-  out.resize(start + n);
-  return out.data() + start;
+  out.resize(start + size + (with_crc ? sizeof(uint32_t) : 0));
+  auto p = out.data() + start;
+  store_payload(p, x);
+  if (with_crc)
+    unchecked_writer{p + size}.put(crc32(p, size));
 }
 
 // -- decoding -----------------------------------------------------------------
@@ -336,6 +341,13 @@ constexpr auto names
 
 static_assert(std::variant_size_v<aof_record> == max_tag);
 
+// validate()'s text for a problem in a record's fields; "" for none.
+std::string invalid_record(uint8_t tag, const field_problem& problem) {
+  if (!problem)
+    return {};
+  return std::string{names[tag - 1]} + ": " + problem.text;
+}
+
 std::string unsupported_kind(uint8_t tag) {
   return unsupported_by_build(std::string{names[tag - 1]} + " record (tag "
                                 + std::to_string(tag) + ")",
@@ -381,38 +393,40 @@ size_t encoded_payload_size(const aof_record& r) noexcept {
 }
 
 void encode_payload(std::string& out, const aof_record& r) {
-  std::visit(
-    [&](const auto& x) { store_payload(grow(out, payload_size(x)), x); }, r);
-}
-
-void encode_record(std::string& out, const aof_record& r, size_t size) {
-  auto p = grow(out, size + sizeof(uint32_t));
-  std::visit([&](const auto& x) { store_payload(p, x); }, r);
-  unchecked_writer{p + size}.put(crc32(p, size));
+  std::visit([&](const auto& x) { append_encoded(out, x, payload_size(x), false); },
+             r);
 }
 
 void encode_record(std::string& out, const aof_record& r) {
-  encode_record(out, r, encoded_payload_size(r));
-}
-
-std::string validate(const aof_record& r, size_t& payload_size) {
-  auto tag = tag_of(r);
-  if (!tag_supported(tag))
-    return unsupported_kind(tag);
-  validator v{false, {}};
-  byte_counter c;
-  encoder<byte_counter> e{c};
-  both<validator, encoder<byte_counter>> walk{v, e};
-  std::visit([&](const auto& x) { x.describe(walk, x); }, r);
-  if (v.problem)
-    return std::string{op_name(tag)} + ": " + v.problem.text;
-  payload_size = 1 + c.n;
-  return {};
+  std::visit([&](const auto& x) { append_encoded(out, x, payload_size(x), true); },
+             r);
 }
 
 std::string validate(const aof_record& r) {
-  size_t payload_size;
-  return validate(r, payload_size);
+  auto tag = tag_of(r);
+  if (!tag_supported(tag))
+    return unsupported_kind(tag);
+  return invalid_record(tag, check_fields(r, false));
+}
+
+std::string append_valid(std::string& out, const aof_record& r, bool with_crc) {
+  auto tag = tag_of(r);
+  if (!tag_supported(tag))
+    return unsupported_kind(tag);
+  return std::visit(
+    [&](const auto& x) {
+      // Validation and sizing in one walk over the fields.
+      validator v{false, {}};
+      byte_counter c;
+      encoder<byte_counter> e{c};
+      both<validator, encoder<byte_counter>> walk{v, e};
+      x.describe(walk, x);
+      if (v.problem)
+        return invalid_record(tag, v.problem);
+      append_encoded(out, x, 1 + c.n, with_crc);
+      return std::string{};
+    },
+    r);
 }
 
 field_problem check_fields(const aof_record& r, bool allow_negative_durations) {

@@ -489,9 +489,6 @@ void encode_payload(std::string& out, const aof_record& r);
 /// Appends a whole v2 record: tag + payload + crc32(tag + payload).
 void encode_record(std::string& out, const aof_record& r);
 
-/// The same, for a caller that already has encoded_payload_size(r).
-void encode_record(std::string& out, const aof_record& r, size_t payload_size);
-
 /// The first problem found in a record's fields (check_fields()).
 struct field_problem {
   enum kind_t : uint8_t {
@@ -518,9 +515,11 @@ field_problem check_fields(const aof_record& r, bool allow_negative_durations);
 /// writer never produces an unreadable record. Returns "" when valid.
 std::string validate(const aof_record& r);
 
-/// validate() and encoded_payload_size() in one walk over the fields (the
-/// writer needs both for every record); `payload_size` is set when valid.
-std::string validate(const aof_record& r, size_t& payload_size);
+/// validate(r), and when valid appends encode_record(r) (`with_crc`) or
+/// encode_payload(r), with one dispatch on the kind and one walk over the
+/// fields for both (the writer's per-record path). Appends nothing when
+/// invalid.
+std::string append_valid(std::string& out, const aof_record& r, bool with_crc);
 
 /// Decodes tag + payload from `in` into `out`. On failure returns false and
 /// `in` says why: eof (the record is cut short) or invalid data. An unknown
