@@ -36,7 +36,6 @@ struct shard_actor_state {
   uint64_t log_changes = 0;
   uint64_t log_size = 0; // AOF bytes of `log` (counted in inflight_bytes)
   bool flush_scheduled = false;
-  std::string scratch;
 
   static inline const char* name = "ember.shard";
 };
@@ -47,13 +46,14 @@ std::string shard_name(const shard_options& opts) {
   return "shard " + std::to_string(opts.shard_id);
 }
 
-// Bytes st.log[from..] will occupy in the AOF (what the writer buffers).
+// Bytes st.log[from..] will occupy in the AOF (what the writer buffers):
+// tag + payload + CRC per record, counted without encoding.
 uint64_t log_bytes(shard_ptr self, size_t from) {
   auto& st = self->state;
-  st.scratch.clear();
+  uint64_t n = 0;
   for (auto i = from; i < st.log.size(); ++i)
-    codec::encode_payload(st.scratch, st.log[i]);
-  return st.scratch.size() + 4 * (st.log.size() - from);
+    n += codec::encoded_payload_size(st.log[i]) + 4;
+  return n;
 }
 
 // Checks whether a write may start at all; none() if it may.

@@ -14,60 +14,107 @@ namespace {
 
 // -- encoding -----------------------------------------------------------------
 
+// The wire form of each field kind, written once for two sinks: a counter
+// (the encoded size, so that encoding grows its buffer once per record) and
+// an unchecked_writer that stores the bytes into that room.
+template <class Sink>
 struct encoder {
-  std::string& out;
+  Sink& out;
   void str(const char*, const std::string& s) {
-    put_bytes(out, s);
+    out.put_bytes(s);
   }
   void bytes(const char*, const std::string& s) {
-    put_bytes(out, s);
+    out.put_bytes(s);
   }
   void i64(const char*, int64_t v) {
-    put_i64(out, v);
+    out.put(v);
   }
   void duration(const char*, int64_t v) {
-    put_i64(out, v);
+    out.put(v);
   }
   void u8(const char*, uint8_t v) {
-    put_u8(out, v);
+    out.put(v);
   }
   void bitop(const char*, uint8_t v) {
-    put_u8(out, v);
+    out.put(v);
   }
   void flag(const char*, bool v) {
-    put_u8(out, v ? 1 : 0);
+    out.put(static_cast<uint8_t>(v ? 1 : 0));
   }
   void u32(const char*, uint32_t v) {
-    put_u32(out, v);
+    out.put(v);
   }
   void strs(const char*, const std::vector<std::string>& v) {
-    put_u32(out, static_cast<uint32_t>(v.size()));
+    out.put(static_cast<uint32_t>(v.size()));
     for (auto& s : v)
-      put_bytes(out, s);
+      out.put_bytes(s);
   }
   void bytes_list(const char* n, const std::vector<std::string>& v) {
     strs(n, v);
   }
   void scored(const char*, const std::vector<scored_member>& v) {
-    put_u32(out, static_cast<uint32_t>(v.size()));
+    out.put(static_cast<uint32_t>(v.size()));
     for (auto& m : v) {
-      put_f64(out, m.score);
-      put_bytes(out, m.member);
+      out.put(m.score);
+      out.put_bytes(m.member);
     }
   }
   void pairs(const char*, const std::vector<field_value>& v) {
-    put_u32(out, static_cast<uint32_t>(v.size()));
+    out.put(static_cast<uint32_t>(v.size()));
     for (auto& p : v) {
-      put_bytes(out, p.field);
-      put_bytes(out, p.value);
+      out.put_bytes(p.field);
+      out.put_bytes(p.value);
     }
   }
   void floats(const char*, const std::vector<float>& v) {
-    put_u32(out, static_cast<uint32_t>(v.size()));
+    out.put(static_cast<uint32_t>(v.size()));
     for (auto x : v)
-      put_f32(out, x);
+      out.put(x);
   }
 };
+
+// Counts what an unchecked_writer would store.
+struct byte_counter {
+  size_t n = 0;
+  template <class T>
+  void put(T) noexcept {
+    n += sizeof(T);
+  }
+  void put_bytes(std::string_view v) noexcept {
+    n += sizeof(uint32_t) + v.size();
+  }
+};
+
+// Tag + payload of `x`: what encode_payload appends.
+template <class R>
+size_t payload_size(const R& x) {
+  byte_counter c;
+  encoder<byte_counter> e{c};
+  R::describe(e, x);
+  return 1 + c.n;
+}
+
+// Stores tag + payload at `p`, which has room for encoded_payload_size().
+template <class R>
+void store_payload(char* p, const R& x) {
+  unchecked_writer w{p};
+  w.put(R::tag);
+  encoder<unchecked_writer> e{w};
+  R::describe(e, x);
+}
+
+// Appends tag + payload (`size` bytes, from payload_size) and, for a v2
+// record, its CRC, growing `out` once. (The zero fill of resize is cheaper
+// than the per-field appends it replaces.)
+template <class R>
+void append_encoded(std::string& out, const R& x, size_t size, bool with_crc) {
+  auto start = out.size();
+  out.resize(start + size + (with_crc ? sizeof(uint32_t) : 0));
+  auto p = out.data() + start;
+  store_payload(p, x);
+  if (with_crc)
+    unchecked_writer{p + size}.put(crc32(p, size));
+}
 
 // -- decoding -----------------------------------------------------------------
 
@@ -241,6 +288,25 @@ struct validator {
   }
 };
 
+// Walks a record's fields once for two visitors (validation and sizing: the
+// writer needs both for every record, and the second walk cost as much as
+// the first).
+template <class A, class B>
+struct both {
+  A& a;
+  B& b;
+#define EMBER_BOTH(kind)                                                     \
+  template <class T>                                                          \
+  void kind(const char* n, const T& v) {                                      \
+    a.kind(n, v), b.kind(n, v);                                               \
+  }
+  EMBER_BOTH(str) EMBER_BOTH(bytes) EMBER_BOTH(i64) EMBER_BOTH(duration)
+  EMBER_BOTH(u8) EMBER_BOTH(bitop) EMBER_BOTH(flag) EMBER_BOTH(u32)
+  EMBER_BOTH(strs) EMBER_BOTH(bytes_list) EMBER_BOTH(scored)
+  EMBER_BOTH(pairs) EMBER_BOTH(floats)
+#undef EMBER_BOTH
+};
+
 // -- per-tag dispatch ---------------------------------------------------------
 
 template <size_t I>
@@ -274,6 +340,13 @@ constexpr auto names
   = make_names(std::make_index_sequence<std::variant_size_v<aof_record>>{});
 
 static_assert(std::variant_size_v<aof_record> == max_tag);
+
+// validate()'s text for a problem in a record's fields; "" for none.
+std::string invalid_record(uint8_t tag, const field_problem& problem) {
+  if (!problem)
+    return {};
+  return std::string{names[tag - 1]} + ": " + problem.text;
+}
 
 std::string unsupported_kind(uint8_t tag) {
   return unsupported_by_build(std::string{names[tag - 1]} + " record (tag "
@@ -315,25 +388,45 @@ std::string_view primary_key(const aof_record& r) noexcept {
     r);
 }
 
+size_t encoded_payload_size(const aof_record& r) noexcept {
+  return std::visit([](const auto& x) { return payload_size(x); }, r);
+}
+
 void encode_payload(std::string& out, const aof_record& r) {
-  put_u8(out, tag_of(r));
-  encoder e{out};
-  std::visit([&](const auto& x) { x.describe(e, x); }, r);
+  std::visit([&](const auto& x) { append_encoded(out, x, payload_size(x), false); },
+             r);
 }
 
 void encode_record(std::string& out, const aof_record& r) {
-  auto start = out.size();
-  encode_payload(out, r);
-  put_u32(out, crc32(out.data() + start, out.size() - start));
+  std::visit([&](const auto& x) { append_encoded(out, x, payload_size(x), true); },
+             r);
 }
 
 std::string validate(const aof_record& r) {
   auto tag = tag_of(r);
   if (!tag_supported(tag))
     return unsupported_kind(tag);
-  if (auto problem = check_fields(r, false))
-    return std::string{op_name(tag)} + ": " + problem.text;
-  return {};
+  return invalid_record(tag, check_fields(r, false));
+}
+
+std::string append_valid(std::string& out, const aof_record& r, bool with_crc) {
+  auto tag = tag_of(r);
+  if (!tag_supported(tag))
+    return unsupported_kind(tag);
+  return std::visit(
+    [&](const auto& x) {
+      // Validation and sizing in one walk over the fields.
+      validator v{false, {}};
+      byte_counter c;
+      encoder<byte_counter> e{c};
+      both<validator, encoder<byte_counter>> walk{v, e};
+      x.describe(walk, x);
+      if (v.problem)
+        return invalid_record(tag, v.problem);
+      append_encoded(out, x, 1 + c.n, with_crc);
+      return std::string{};
+    },
+    r);
 }
 
 field_problem check_fields(const aof_record& r, bool allow_negative_durations) {

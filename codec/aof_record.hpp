@@ -479,6 +479,10 @@ bool tag_supported(uint8_t tag) noexcept;
 /// new name for RENAME is `newkey`; PROTO.REGISTER has none and returns "").
 std::string_view primary_key(const aof_record& r) noexcept;
 
+/// Bytes encode_payload appends for `r` (tag + payload); a v2 record is 4
+/// more (its CRC). Counts without encoding.
+size_t encoded_payload_size(const aof_record& r) noexcept;
+
 /// Appends tag + payload (the plaintext that v3 encrypts).
 void encode_payload(std::string& out, const aof_record& r);
 
@@ -510,6 +514,12 @@ field_problem check_fields(const aof_record& r, bool allow_negative_durations);
 /// BITOP op > 3, oversized fields, unsupported optional kinds) so that a
 /// writer never produces an unreadable record. Returns "" when valid.
 std::string validate(const aof_record& r);
+
+/// validate(r), and when valid appends encode_record(r) (`with_crc`) or
+/// encode_payload(r), with one dispatch on the kind and one walk over the
+/// fields for both (the writer's per-record path). Appends nothing when
+/// invalid.
+std::string append_valid(std::string& out, const aof_record& r, bool with_crc);
 
 /// Decodes tag + payload from `in` into `out`. On failure returns false and
 /// `in` says why: eof (the record is cut short) or invalid data. An unknown

@@ -137,18 +137,17 @@ status aof_writer::fail(error e) {
 }
 
 status aof_writer::add(const aof_record& r) {
-  if (auto st = check_open(); !st)
-    return st;
-  if (auto problem = validate(r); !problem.empty())
+  if (failed_)
+    return check_open();
+  // v3 seals tag + payload; v2 appends the whole record in place.
+  auto& out = gcm_ ? scratch_ : pending_;
+  if (gcm_)
+    scratch_.clear();
+  if (auto problem = append_valid(out, r, !gcm_); !problem.empty())
     return error{errc::invalid_data, "refusing to log an invalid record to "
                                        + path_ + ": " + problem};
-  if (gcm_) {
-    scratch_.clear();
-    encode_payload(scratch_, r);
+  if (gcm_)
     gcm_->seal(pending_, scratch_);
-  } else {
-    encode_record(pending_, r);
-  }
   ++records_;
   return {};
 }

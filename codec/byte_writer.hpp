@@ -50,6 +50,27 @@ inline void put_bytes(std::string& out, std::string_view v) {
   out.append(v.data(), v.size());
 }
 
+/// Stores the same little-endian bytes through a raw pointer, for callers
+/// that know a record's size and grow their buffer once: one capacity check
+/// per record instead of one per field.
+struct unchecked_writer {
+  char* p;
+  template <class T>
+  void put(T v) noexcept {
+    static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+                  "big-endian hosts need byte swapping here");
+    std::memcpy(p, &v, sizeof(T));
+    p += sizeof(T);
+  }
+  /// `bytes` = [len u32][len bytes]; len <= max_bytes_len as for put_bytes.
+  void put_bytes(std::string_view v) noexcept {
+    put(static_cast<uint32_t>(v.size()));
+    if (!v.empty())
+      std::memcpy(p, v.data(), v.size());
+    p += v.size();
+  }
+};
+
 /// Overwrites 4 bytes at `pos` (used to patch counts and lengths).
 inline void patch_u32(std::string& out, size_t pos, uint32_t v) {
   std::memcpy(out.data() + pos, &v, sizeof(v));

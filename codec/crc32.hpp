@@ -1,9 +1,9 @@
 // crc32.hpp: CRC-32 (IEEE / zlib: reflected 0xEDB88320, init and xorout
 // 0xFFFFFFFF; crc32("123456789") == 0xCBF43926).
 //
-// `crc32` folds with PCLMULQDQ from 64 bytes on where the CPU has it (checked
-// once at run time), else and for the rest slicing-by-16 (tables built
-// once); `crc32_boost` is Boost.CRC,
+// `crc32` folds with PCLMULQDQ from 32 bytes on where the CPU has it (checked
+// once at run time; buffers under 256 bytes in one parallel fold), else and
+// for the rest slicing-by-16 (tables built once); `crc32_boost` is Boost.CRC,
 // the reference implementation the tests compare it against on every length
 // 0..4096. Both are pure functions, safe from any thread.
 #pragma once
