@@ -512,10 +512,15 @@ void encode_entry(std::string& out, std::string_view key, const entry& e,
   if (auto* s = e.val.get_if<std::string>()) {
     // The common case, without copying the value into a snapshot_entry:
     // the same bytes as the general path (tests/keyspace.cpp checks).
-    put_bytes(out, key);
-    put_u8(out, static_cast<uint8_t>(value_type::string));
-    put_bytes(out, *s);
-    put_i64(out, remaining_ms(e, now_ms));
+    // Grown once, then filled through a pointer: one capacity check per
+    // entry instead of one per field (the snapshot write's hot loop).
+    auto pos = out.size();
+    out.resize(pos + 4 + key.size() + 1 + 4 + s->size() + 8);
+    unchecked_writer w{out.data() + pos};
+    w.put_bytes(key);
+    w.put(static_cast<uint8_t>(value_type::string));
+    w.put_bytes(*s);
+    w.put(remaining_ms(e, now_ms));
     return;
   }
   encode_entry(out, to_snapshot_entry(key, e, now_ms));
