@@ -52,18 +52,11 @@ shard_env::shard_env(const std::string& dir, uint16_t shards, fsync_policy p)
 }
 
 shard_env::~shard_env() {
+  // The supervisor takes its shards down with it; ~actor_system (after the
+  // handles are released) waits for them. Any scoped_actor of a case must
+  // be gone by now, or that wait never ends (a live scoped_actor counts as
+  // a running actor).
   caf::anon_send_exit(sup_, caf::exit_reason::user_shutdown);
-  // After a rewrite one actor of the shard never terminates (a defect of
-  // the actor layer, see BENCHMARKS.md), and ~actor_system would wait for
-  // it forever: give shutdown 5 s, then leave the idle system behind.
-  for (int i = 0; i < 500 && sys_->registry().running() > 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  if (auto left = sys_->registry().running(); left > 0) {
-    std::fprintf(stderr, "ember-bench: %zu actor(s) still running after the "
-                         "supervisor stopped; leaving their system behind\n", left);
-    // Deliberately never destroyed (its destructor would block for good).
-    static_cast<void>(sys_.release());
-  }
 }
 
 std::vector<shard_stats> shard_env::stats() {

@@ -132,14 +132,20 @@ void add_recovery_cases(runner& r) {
              l.writes = mem_keys;
              drive(**env, l);
            }
-           caf::scoped_actor self{(*env)->system()};
            auto start = clock_type::now();
            uint64_t entries = 0;
-           self->request((*env)->shards()[0], caf::infinite, messages::rewrite_atom::value)
-             .receive([&](uint64_t n) { entries = n; },
-                      [&](caf::error& e) {
-                        throw std::runtime_error("rewrite: " + (*env)->system().render(e));
-                      });
+           {
+             // Gone before env->reset() below: a live scoped_actor counts
+             // as a running actor, which ~actor_system waits for.
+             caf::scoped_actor self{(*env)->system()};
+             self->request((*env)->shards()[0], caf::infinite,
+                           messages::rewrite_atom::value)
+               .receive([&](uint64_t n) { entries = n; },
+                        [&](caf::error& e) {
+                          throw std::runtime_error("rewrite: "
+                                                   + (*env)->system().render(e));
+                        });
+           }
            sample s{seconds_since(start), entries, 0, {}, {}};
            auto st = (*env)->stats()[0];
            s.bytes = st.last_save_bytes;
