@@ -17,7 +17,6 @@
 #include <deque>
 #include <atomic>
 #include <functional>
-#include <iterator>
 #include <memory>
 #include <optional>
 #include <set>

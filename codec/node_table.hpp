@@ -73,8 +73,7 @@ public:
 
   /// The value for `key`, value-initialized if missing; second: inserted.
   std::pair<V*, bool> try_emplace(std::string_view key, size_t hash) {
-    grow_for_one();
-    auto i = locate(key, hash);
+    auto i = locate_for_insert(key, hash);
     if (slots_[i].ptr)
       return {&slots_[i].ptr->second, false};
     auto& n = occupy(i, hash, std::make_unique<node>(node{small_key{key}, V{}}));
@@ -84,8 +83,7 @@ public:
   /// Inserts or replaces; second: inserted.
   std::pair<V*, bool> insert_or_assign(std::string_view key, size_t hash,
                                        V&& v) {
-    grow_for_one();
-    auto i = locate(key, hash);
+    auto i = locate_for_insert(key, hash);
     if (slots_[i].ptr) {
       slots_[i].ptr->second = std::move(v);
       return {&slots_[i].ptr->second, false};
@@ -109,8 +107,7 @@ public:
 
   /// Adds a node whose key is not in the table (from extract()).
   void insert(node_ptr n, size_t hash) {
-    grow_for_one();
-    auto i = locate(n->first.view(), hash);
+    auto i = locate_for_insert(n->first.view(), hash);
     occupy(i, hash, std::move(n));
   }
 
@@ -221,9 +218,17 @@ private:
     }
   }
 
-  void grow_for_one() {
-    if (slots_.empty() || size_ + 1 > slots_.size() - slots_.size() / 4)
-      rehash(capacity_for(size_ + 1));
+  /// Like locate(), but where the key is missing and one more node would
+  /// make the table more than 3/4 full, grows it first (so a replacement
+  /// never rehashes).
+  size_t locate_for_insert(std::string_view key, size_t hash) {
+    if (slots_.empty())
+      rehash(capacity_for(1));
+    auto i = locate(key, hash);
+    if (slots_[i].ptr || size_ + 1 <= slots_.size() - slots_.size() / 4)
+      return i;
+    rehash(capacity_for(size_ + 1));
+    return locate(key, hash);
   }
 
   void rehash(size_t cap) {
