@@ -76,6 +76,7 @@ snapshot_writer& snapshot_writer::operator=(snapshot_writer&& other) noexcept {
   // The moved-from writer must not remove the tmp file it no longer owns.
   fs_ = std::exchange(other.fs_, nullptr);
   file_ = std::move(other.file_);
+  appender_ = std::move(other.appender_);
   gcm_ = std::move(other.gcm_);
   path_ = std::move(other.path_);
   tmp_path_ = std::move(other.tmp_path_);
@@ -160,15 +161,26 @@ void snapshot_writer::fold_crc() noexcept {
   crc_from_ = buf_.size();
 }
 
-status snapshot_writer::write_out() {
+status snapshot_writer::write_out(bool last) {
   fold_crc();
-  if (auto st = file_->append(buf_); !st)
-    return abandon(st.err());
-  file_->start_writeback(bytes_, buf_.size());
-  bytes_ += buf_.size();
-  buf_.clear();
+  auto n = buf_.size();
+  if (last && !appender_) {
+    if (auto st = file_->append(buf_); !st)
+      return abandon(st.err());
+    buf_.clear();
+  } else {
+    if (!appender_)
+      appender_ = std::make_unique<background_appender>(*file_, bytes_);
+    // buf_ comes back empty, with the capacity of a chunk already written
+    // once one is free.
+    if (auto st = appender_->submit(buf_); !st)
+      return abandon(st.err());
+  }
+  bytes_ += n;
   crc_from_ = 0;
   release_if_huge(buf_);
+  if (!last)
+    buf_.reserve(chunk_size + chunk_size / 8); // no regrowth per chunk
   return {};
 }
 
@@ -188,8 +200,14 @@ status snapshot_writer::finish_tmp() {
   fold_crc();
   put_u32(buf_, crc_);
   crc_from_ = buf_.size(); // the footer is not covered by itself
-  if (auto st = write_out(); !st)
+  if (auto st = write_out(true); !st)
     return st;
+  if (appender_) {
+    auto st = appender_->finish();
+    appender_.reset(); // the file is ours again
+    if (!st)
+      return abandon(st.err());
+  }
   std::string count;
   put_u32(count, static_cast<uint32_t>(entries_));
   if (auto st = file_->write_at(count_offset, count); !st)
@@ -234,6 +252,7 @@ void snapshot_writer::abort() {
   if (!fs_ || done_)
     return;
   done_ = true;
+  appender_.reset(); // its thread stops before the file closes
   file_.reset(); // close before removing
   buf_.clear();
   release_if_huge(buf_);

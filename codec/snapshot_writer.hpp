@@ -9,7 +9,9 @@
 // unfinished snapshot never replaces a good one. commit_to_tmp() stops before
 // the rename: an AOF rewrite (rewrite.hpp) renames at its own commit point.
 //
-// Writes v3 when a key is given, else v2. Not thread-safe; one owner.
+// Writes v3 when a key is given, else v2. Not thread-safe; one owner (a
+// snapshot of more than one chunk writes its chunks from a thread of its
+// own, background_appender.hpp, joined before commit or abort returns).
 #pragma once
 
 #include <chrono>
@@ -19,6 +21,7 @@
 #include <string>
 
 #include "codec/aes_gcm.hpp"
+#include "codec/background_appender.hpp"
 #include "codec/file_system.hpp"
 #include "codec/snapshot_entry.hpp"
 
@@ -96,9 +99,12 @@ private:
   // chunk, where the CRC runs at memory speed (per entry it would be
   // latency-bound).
   void fold_crc() noexcept;
-  // Writes the buffer to the tmp file and starts its writeback (so that the
-  // final fsync has little left); on failure abandons the snapshot.
-  status write_out();
+  // Hands the buffer to the appender's thread, which writes it to the tmp
+  // file and starts its writeback (so that the final fsync has little left)
+  // while the next chunk is encoded; the appender starts with the first
+  // full chunk. `last`: the final chunk, written here if no appender runs
+  // (a small snapshot starts no thread). On failure abandons the snapshot.
+  status write_out(bool last = false);
   // Abandons the snapshot and wraps `e` in a message naming it.
   error abandon(const error& e);
   // Footer, count, fsync and close of the tmp file (both commits).
@@ -107,6 +113,8 @@ private:
 
   file_system* fs_ = nullptr;
   std::unique_ptr<writable_file> file_;
+  // After file_: it appends to *file_ and must stop first.
+  std::unique_ptr<background_appender> appender_;
   std::optional<aes_gcm> gcm_;
   std::string path_;
   std::string tmp_path_;

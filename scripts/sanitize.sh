@@ -65,11 +65,13 @@ if [[ $what == tsan || $what == all ]]; then
   configure build/tsan "-fsanitize=thread" OFF -DEMBER_BUILD_BENCH=OFF
   # writer, shard_actor, power_loss: the deterministic coordinator;
   # messages: a real actor system;
-  # keyspace, aof: std::threads sharing a view or an AOF being fsynced.
+  # keyspace, aof: std::threads sharing a view or an AOF being fsynced;
+  # snapshot_chunks (of test_snapshot): a snapshot's chunks written on the
+  # background appender's thread.
   actor_tests=(writer shard_actor power_loss messages keyspace aof)
-  targets=()
+  targets=(test_snapshot)
   for t in "${actor_tests[@]}"; do targets+=("test_$t"); done
   cmake --build build/tsan -j "$jobs" --target "${targets[@]}"
-  regex="^($(IFS='|'; echo "${actor_tests[*]}"))\$"
+  regex="^($(IFS='|'; echo "${actor_tests[*]}")|snapshot_chunks)\$"
   ctest --test-dir build/tsan --output-on-failure -j "$jobs" -R "$regex"
 fi

@@ -1,0 +1,77 @@
+// background_appender.hpp: appends large buffers to a writable_file on a
+// thread of its own.
+//
+// A snapshot is produced by one thread that walks the keyspace, encodes and
+// checksums; the kernel then needs about as long again to copy each chunk
+// into the page cache (write(2)) and to queue its writeback. Done in turn,
+// the two add up; with this appender the producer encodes chunk n+1 while
+// chunk n is written, and the snapshot takes about the longer of the two.
+//
+// Ownership and confinement: one producer thread calls submit() and
+// finish(). Between the first submit() and finish() returning, only the
+// appender's thread touches the file; afterwards the file is the caller's
+// again. At most `max_queued` buffers wait (submit() blocks beyond that), so
+// memory stays bounded whatever the disk's speed.
+//
+// Durability: nothing. Chunks are appended in order and their writeback is
+// started (writable_file::start_writeback); the caller's sync() after
+// finish() is what makes them durable.
+//
+// Errors: the first failed append stops every later one; submit() and
+// finish() report it (the file's own error) from then on.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "codec/file_system.hpp"
+#include "codec/result.hpp"
+
+namespace ember::codec {
+
+class background_appender {
+public:
+  /// Appends to `file` (which must outlive this object), whose size is
+  /// `offset` now. Starts the thread.
+  background_appender(writable_file& file, uint64_t offset,
+                      size_t max_queued = 2);
+  /// Stops the thread after the append under way; chunks still queued are
+  /// dropped (finish() first writes them).
+  ~background_appender();
+  background_appender(const background_appender&) = delete;
+  background_appender& operator=(const background_appender&) = delete;
+
+  /// Queues `buf`'s bytes and leaves `buf` empty (reusing the capacity of
+  /// a buffer already written when one is free). Blocks while `max_queued`
+  /// buffers wait. Fails once an earlier append failed.
+  status submit(std::string& buf);
+
+  /// Waits until everything queued is in the file (or one append failed);
+  /// the first error, if any.
+  status finish();
+
+private:
+  void run();
+
+  writable_file& file_;
+  const size_t max_queued_;
+  std::mutex mtx_;
+  std::condition_variable wake_;  // the thread: work or stop
+  std::condition_variable drained_; // the producer: room or all written
+  std::deque<std::string> queue_; // to append, in order
+  std::vector<std::string> spare_; // written buffers, kept for reuse
+  bool writing_ = false;          // the thread holds a buffer outside queue_
+  bool stop_ = false;
+  status outcome_;                // ok until an append fails
+
+  uint64_t offset_;               // the thread's: where the next chunk goes
+  std::thread thread_;            // last: starts once the rest is set up
+};
+
+} // namespace ember::codec
