@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "codec/crc32.hpp"
+
 namespace ember::codec {
 
 background_appender::background_appender(writable_file& file, uint64_t offset,
@@ -21,7 +23,7 @@ background_appender::~background_appender() {
   thread_.join();
 }
 
-status background_appender::submit(std::string& buf) {
+status background_appender::submit(std::string& buf, size_t checksum_from) {
   std::string next;
   {
     std::unique_lock<std::mutex> lock{mtx_};
@@ -30,7 +32,7 @@ status background_appender::submit(std::string& buf) {
     });
     if (!outcome_)
       return outcome_;
-    queue_.push_back(std::move(buf));
+    queue_.push_back(chunk{std::move(buf), checksum_from});
     if (!spare_.empty()) {
       next = std::move(spare_.back());
       spare_.pop_back();
@@ -48,19 +50,29 @@ status background_appender::finish() {
   return outcome_;
 }
 
+uint32_t background_appender::checksum() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return crc_;
+}
+
 void background_appender::run() {
   std::unique_lock<std::mutex> lock{mtx_};
   for (;;) {
     wake_.wait(lock, [this] { return stop_ || !queue_.empty(); });
     if (stop_)
       return;
-    auto buf = std::move(queue_.front());
+    auto c = std::move(queue_.front());
     queue_.pop_front();
     writing_ = true;
     bool failed_before = !outcome_; // then queued chunks are dropped
+    auto crc = crc_;
     lock.unlock();
     status st;
+    auto& buf = c.bytes;
     if (!failed_before) {
+      if (c.checksum_from < buf.size())
+        crc = crc32(buf.data() + c.checksum_from,
+                    buf.size() - c.checksum_from, crc);
       st = file_.append(buf);
       if (st) {
         file_.start_writeback(offset_, buf.size());
@@ -69,6 +81,7 @@ void background_appender::run() {
     }
     lock.lock();
     writing_ = false;
+    crc_ = crc;
     if (!st && outcome_)
       outcome_ = std::move(st);
     spare_.push_back(std::move(buf));

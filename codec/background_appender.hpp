@@ -5,7 +5,8 @@
 // checksums; the kernel then needs about as long again to copy each chunk
 // into the page cache (write(2)) and to queue its writeback. Done in turn,
 // the two add up; with this appender the producer encodes chunk n+1 while
-// chunk n is written, and the snapshot takes about the longer of the two.
+// chunk n is checksummed and written, and the snapshot takes about the
+// longer of the two.
 //
 // Ownership and confinement: one producer thread calls submit() and
 // finish(). Between the first submit() and finish() returning, only the
@@ -48,13 +49,18 @@ public:
   background_appender& operator=(const background_appender&) = delete;
 
   /// Queues `buf`'s bytes and leaves `buf` empty (reusing the capacity of
-  /// a buffer already written when one is free). Blocks while `max_queued`
-  /// buffers wait. Fails once an earlier append failed.
-  status submit(std::string& buf);
+  /// a buffer already written when one is free). Bytes from `checksum_from`
+  /// on count towards checksum(). Blocks while `max_queued` buffers wait.
+  /// Fails once an earlier append failed.
+  status submit(std::string& buf, size_t checksum_from = 0);
 
   /// Waits until everything queued is in the file (or one append failed);
   /// the first error, if any.
   status finish();
+
+  /// The running crc32 (codec/crc32.hpp) of the bytes counted so far, in
+  /// order; complete once finish() returned ok.
+  uint32_t checksum();
 
 private:
   void run();
@@ -64,13 +70,18 @@ private:
   std::mutex mtx_;
   std::condition_variable wake_;  // the thread: work or stop
   std::condition_variable drained_; // the producer: room or all written
-  std::deque<std::string> queue_; // to append, in order
+  struct chunk {
+    std::string bytes;
+    size_t checksum_from;
+  };
+  std::deque<chunk> queue_;       // to append, in order
   std::vector<std::string> spare_; // written buffers, kept for reuse
   bool writing_ = false;          // the thread holds a buffer outside queue_
   bool stop_ = false;
   status outcome_;                // ok until an append fails
 
   uint64_t offset_;               // the thread's: where the next chunk goes
+  uint32_t crc_ = 0;
   std::thread thread_;            // last: starts once the rest is set up
 };
 

@@ -161,26 +161,19 @@ void snapshot_writer::fold_crc() noexcept {
   crc_from_ = buf_.size();
 }
 
-status snapshot_writer::write_out(bool last) {
-  fold_crc();
+status snapshot_writer::write_out() {
+  if (!appender_)
+    appender_ = std::make_unique<background_appender>(*file_, bytes_);
   auto n = buf_.size();
-  if (last && !appender_) {
-    if (auto st = file_->append(buf_); !st)
-      return abandon(st.err());
-    buf_.clear();
-  } else {
-    if (!appender_)
-      appender_ = std::make_unique<background_appender>(*file_, bytes_);
-    // buf_ comes back empty, with the capacity of a chunk already written
-    // once one is free.
-    if (auto st = appender_->submit(buf_); !st)
-      return abandon(st.err());
-  }
+  // The appender's thread folds [crc_from_, n) into the footer CRC and
+  // writes; buf_ comes back empty, with the capacity of a chunk already
+  // written once one is free.
+  if (auto st = appender_->submit(buf_, crc_from_); !st)
+    return abandon(st.err());
   bytes_ += n;
   crc_from_ = 0;
   release_if_huge(buf_);
-  if (!last)
-    buf_.reserve(chunk_size + chunk_size / 8); // no regrowth per chunk
+  buf_.reserve(chunk_size + chunk_size / 8); // no regrowth per chunk
   return {};
 }
 
@@ -197,17 +190,21 @@ error snapshot_writer::abandon(const error& e) {
 status snapshot_writer::finish_tmp() {
   if (auto st = usable(); !st)
     return st;
-  fold_crc();
-  put_u32(buf_, crc_);
-  crc_from_ = buf_.size(); // the footer is not covered by itself
-  if (auto st = write_out(true); !st)
-    return st;
   if (appender_) {
     auto st = appender_->finish();
+    crc_ = appender_->checksum();
     appender_.reset(); // the file is ours again
     if (!st)
       return abandon(st.err());
   }
+  fold_crc();
+  put_u32(buf_, crc_);
+  // The last chunk, here: nothing is left to overlap it with.
+  if (auto st = file_->append(buf_); !st)
+    return abandon(st.err());
+  bytes_ += buf_.size();
+  buf_.clear();
+  release_if_huge(buf_);
   std::string count;
   put_u32(count, static_cast<uint32_t>(entries_));
   if (auto st = file_->write_at(count_offset, count); !st)

@@ -95,16 +95,17 @@ private:
   status room_for_one() const;
   // Counts the entry just buffered; writes the buffer out once it is full.
   status added();
-  // Folds the buffered bytes not yet covered into the footer CRC: once per
-  // chunk, where the CRC runs at memory speed (per entry it would be
+  // Folds the buffered bytes not yet covered into the footer CRC (the
+  // last chunk's; the appender's thread folds the full ones, once per chunk,
+  // where the CRC runs at memory speed: per entry it would be
   // latency-bound).
   void fold_crc() noexcept;
-  // Hands the buffer to the appender's thread, which writes it to the tmp
-  // file and starts its writeback (so that the final fsync has little left)
-  // while the next chunk is encoded; the appender starts with the first
-  // full chunk. `last`: the final chunk, written here if no appender runs
-  // (a small snapshot starts no thread). On failure abandons the snapshot.
-  status write_out(bool last = false);
+  // Hands the full buffer to the appender's thread, which folds it into
+  // the footer CRC, writes it to the tmp file and starts its writeback (so
+  // that the final fsync has little left) while the next chunk is encoded;
+  // the appender starts with the first full chunk, so a small snapshot
+  // starts no thread. On failure abandons the snapshot.
+  status write_out();
   // Abandons the snapshot and wraps `e` in a message naming it.
   error abandon(const error& e);
   // Footer, count, fsync and close of the tmp file (both commits).

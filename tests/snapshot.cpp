@@ -19,6 +19,7 @@
 
 #include "codec/background_appender.hpp"
 #include "codec/byte_writer.hpp"
+#include "codec/crc32.hpp"
 #include "codec/encryption_key.hpp"
 #include "codec/fault_injection_file_system.hpp"
 #include "codec/file_system.hpp"
@@ -1327,11 +1328,12 @@ private:
 
 } // namespace
 
-CAF_TEST(the appender writes every chunk in order and bounds its queue) {
+CAF_TEST(the appender writes and checksums every chunk in order and bounds its queue) {
   gated_file file;
   background_appender app{file, 0, 1};
-  std::string a = "a", b = "b", c = "c";
-  CAF_REQUIRE(app.submit(a));
+  // The first chunk's "h" stands for a header outside the checksum.
+  std::string a = "ha", b = "b", c = "c";
+  CAF_REQUIRE(app.submit(a, 1));
   CAF_CHECK(a.empty());
   file.wait_for_first_append(); // "a" is out of the queue, stuck in append
   CAF_REQUIRE(app.submit(b));   // the one queued buffer allowed
@@ -1346,7 +1348,8 @@ CAF_TEST(the appender writes every chunk in order and bounds its queue) {
   file.open();
   producer.join();
   CAF_CHECK(app.finish());
-  CAF_CHECK_EQUAL(file.chunks(), (std::vector<std::string>{"a", "b", "c"}));
+  CAF_CHECK_EQUAL(file.chunks(), (std::vector<std::string>{"ha", "b", "c"}));
+  CAF_CHECK_EQUAL(app.checksum(), crc32("abc"));
 }
 
 CAF_TEST(a snapshot of many chunks round trips plain and encrypted) {
