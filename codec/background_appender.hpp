@@ -39,7 +39,7 @@ namespace ember::codec {
 class background_appender {
 public:
   /// Appends to `file` (which must outlive this object), whose size is
-  /// `offset` now. Starts the thread.
+  /// `offset` now. Starts the thread (std::system_error if it cannot).
   background_appender(writable_file& file, uint64_t offset,
                       size_t max_queued = 2);
   /// Stops the thread after the append under way; chunks still queued are
@@ -79,7 +79,6 @@ private:
   bool writing_ = false;          // the thread holds a buffer outside queue_
   bool stop_ = false;
   status outcome_;                // ok until an append fails
-
   uint64_t offset_;               // the thread's: where the next chunk goes
   uint32_t crc_ = 0;
   std::thread thread_;            // last: starts once the rest is set up

@@ -1,5 +1,6 @@
 #include "codec/snapshot_writer.hpp"
 
+#include <system_error>
 #include <utility>
 
 #include "codec/byte_writer.hpp"
@@ -162,8 +163,20 @@ void snapshot_writer::fold_crc() noexcept {
 }
 
 status snapshot_writer::write_out() {
-  if (!appender_)
-    appender_ = std::make_unique<background_appender>(*file_, bytes_);
+  if (!appender_) {
+    try {
+      appender_ = std::make_unique<background_appender>(*file_, bytes_);
+    } catch (const std::system_error& e) {
+      abort();
+      return error{errc::io_error,
+                   "cannot start the thread that writes snapshot " + path_
+                     + ": " + e.what()
+                     + "; the previous snapshot is unchanged; the process "
+                       "is out of threads or memory (check ulimit -u and "
+                       "free memory), retry later",
+                   e.code().value()};
+    }
+  }
   auto n = buf_.size();
   // The appender's thread folds [crc_from_, n) into the footer CRC and
   // writes; buf_ comes back empty, with the capacity of a chunk already
