@@ -1138,22 +1138,60 @@ std::vector<snapshot_entry> generation(const std::string& name) {
   return es;
 }
 
+// About 6 MiB in ~200-byte entries: six chunks and more.
+std::vector<snapshot_entry> many_chunks(char fill) {
+  std::vector<snapshot_entry> es;
+  for (int i = 0; i < 30'000; ++i)
+    es.push_back(entry("chunked:" + std::to_string(i),
+                       std::string(180, fill) + std::to_string(i)));
+  return es;
+}
+
+// Plans a fault, writes `next` over a committed "old" generation and checks
+// that the write fails naming the file, and that the old snapshot stays,
+// also through a crash.
+template <class Plan>
+void check_fault_keeps_old(Plan plan, const std::vector<snapshot_entry>& next) {
+  temp_dir dir;
+  fault_injection_file_system ffs;
+  auto path = dir.file("shard-2.snap");
+  auto old_gen = generation("old");
+  CAF_REQUIRE(write_snapshot(ffs, path, old_gen, 2));
+  plan(ffs);
+  auto st = write_snapshot(ffs, path, next, 2);
+  CAF_REQUIRE(!st);
+  CAF_CHECK(st.err().code == errc::io_error);
+  CAF_CHECK(contains(st.err().message, path));
+  CAF_CHECK(contains(st.err().message, "previous snapshot is unchanged"));
+  CAF_CHECK(loads_as(path, old_gen));
+  CAF_CHECK(!exists(path + ".tmp"));
+  CAF_REQUIRE(ffs.crash());
+  CAF_CHECK(loads_as(path, old_gen));
+  CAF_CHECK(!exists(path + ".tmp"));
+}
+
 } // namespace
 
-CAF_TEST(an unfinished writer leaves the previous snapshot and no tmp) {
+CAF_TEST(an unfinished writer of one chunk or many leaves the previous snapshot and no tmp) {
   temp_dir dir;
   auto path = dir.file("shard-2.snap");
   auto old_gen = generation("old");
   CAF_REQUIRE(write_snapshot(posix(), path, old_gen, 2));
-  {
-    auto w = snapshot_writer::begin(posix(), path, 2);
-    CAF_REQUIRE(w);
-    for (auto& e : generation("new"))
-      CAF_REQUIRE(w->add(e));
-    CAF_CHECK(exists(path + ".tmp"));
-  } // destroyed without commit
-  CAF_CHECK(!exists(path + ".tmp"));
-  CAF_CHECK(loads_as(path, old_gen));
+  // One huge entry; then half of a snapshot of many chunks, some still
+  // queued for the appender's thread when the writer goes.
+  auto chunked = many_chunks('d');
+  chunked.resize(chunked.size() / 2);
+  for (auto& unfinished : {generation("new"), chunked}) {
+    {
+      auto w = snapshot_writer::begin(posix(), path, 2);
+      CAF_REQUIRE(w);
+      for (auto& e : unfinished)
+        CAF_REQUIRE(w->add(e));
+      CAF_CHECK(exists(path + ".tmp"));
+    } // destroyed without commit
+    CAF_CHECK(!exists(path + ".tmp"));
+    CAF_CHECK(loads_as(path, old_gen));
+  }
   auto w = snapshot_writer::begin(posix(), path, 2);
   CAF_REQUIRE(w);
   for (auto& e : generation("new"))
@@ -1165,15 +1203,20 @@ CAF_TEST(an unfinished writer leaves the previous snapshot and no tmp) {
   CAF_CHECK(!st && st.err().code == errc::closed);
   CAF_CHECK(!w->commit());
   CAF_CHECK(loads_as(path, old_gen));
-  // A moved writer's tmp belongs to the new owner only.
+  // A moved writer's tmp belongs to the new owner only, also while its
+  // appender's thread writes chunks.
   auto a = snapshot_writer::begin(posix(), path, 2);
   CAF_REQUIRE(a);
   {
+    for (auto& e : chunked)
+      CAF_REQUIRE(a->add(e));
     auto b = std::move(*a);
     CAF_REQUIRE(b.add(entry("k", std::string{"v"})));
     CAF_REQUIRE(b.commit());
   }
-  CAF_CHECK(loads_as(path, {entry("k", std::string{"v"})}));
+  auto moved = chunked;
+  moved.push_back(entry("k", std::string{"v"}));
+  CAF_CHECK(loads_as(path, moved));
 }
 
 CAF_TEST(failed fsync rename or write during commit keeps the old snapshot) {
@@ -1190,25 +1233,7 @@ CAF_TEST(failed fsync rename or write during commit keeps the old snapshot) {
   };
   for (auto& c : cases) {
     CAF_MESSAGE(c.what);
-    temp_dir dir;
-    fault_injection_file_system ffs;
-    auto path = dir.file("shard-2.snap");
-    auto old_gen = generation("old");
-    CAF_REQUIRE(write_snapshot(ffs, path, old_gen, 2));
-    c.plan(ffs);
-    auto st = write_snapshot(ffs, path, generation("new"), 2);
-    CAF_CHECK(!st);
-    if (!st) {
-      CAF_CHECK(st.err().code == errc::io_error);
-      CAF_CHECK(contains(st.err().message, path));
-      CAF_CHECK(contains(st.err().message, "previous snapshot is unchanged"));
-    }
-    CAF_CHECK(loads_as(path, old_gen));
-    CAF_CHECK(!exists(path + ".tmp"));
-    // A crash now still finds the old one.
-    CAF_REQUIRE(ffs.crash());
-    CAF_CHECK(loads_as(path, old_gen));
-    CAF_CHECK(!exists(path + ".tmp"));
+    check_fault_keeps_old(c.plan, generation("new"));
   }
 }
 
@@ -1267,15 +1292,6 @@ CAF_TEST(a crash while writing leaves the previous snapshot) {
 // background_appender, which writes them while the next one is encoded.
 
 namespace {
-
-// About 6 MiB in ~200-byte entries: six chunks and more.
-std::vector<snapshot_entry> many_chunks(char fill) {
-  std::vector<snapshot_entry> es;
-  for (int i = 0; i < 30'000; ++i)
-    es.push_back(entry("chunked:" + std::to_string(i),
-                       std::string(180, fill) + std::to_string(i)));
-  return es;
-}
 
 // A file whose appends wait until open() is called, recording their order.
 class gated_file final : public writable_file {
@@ -1367,45 +1383,20 @@ CAF_TEST(a snapshot of many chunks round trips plain and encrypted) {
 }
 
 CAF_TEST(a write failing in any chunk abandons the snapshot) {
-  auto old_gen = generation("old");
   auto new_gen = many_chunks('n');
   for (uint64_t nth = 1; nth <= 8; ++nth) {
     for (bool short_write : {false, true}) {
       CAF_MESSAGE("write " << nth << (short_write ? " short" : " fails"));
-      temp_dir dir;
-      fault_injection_file_system ffs;
-      auto path = dir.file("shard-2.snap");
-      CAF_REQUIRE(write_snapshot(ffs, path, old_gen, 2));
-      if (short_write)
-        ffs.short_write(nth);
-      else
-        ffs.fail(fault_op::write, nth);
-      // The failure shows at a later add() or at commit(), never not at all.
-      auto st = write_snapshot(ffs, path, new_gen, 2);
-      CAF_REQUIRE(!st);
-      CAF_CHECK(st.err().code == errc::io_error);
-      CAF_CHECK(contains(st.err().message, path));
-      CAF_CHECK(contains(st.err().message, "previous snapshot is unchanged"));
-      CAF_CHECK(loads_as(path, old_gen));
-      CAF_CHECK(!exists(path + ".tmp"));
-      CAF_REQUIRE(ffs.crash());
-      CAF_CHECK(loads_as(path, old_gen));
+      // The failure shows at a later add() or at the commit, never not at
+      // all.
+      check_fault_keeps_old(
+        [&](fault_injection_file_system& f) {
+          if (short_write)
+            f.short_write(nth);
+          else
+            f.fail(fault_op::write, nth);
+        },
+        new_gen);
     }
   }
-}
-
-CAF_TEST(a writer dropped with chunks in flight leaves no tmp) {
-  temp_dir dir;
-  auto path = dir.file("shard-2.snap");
-  auto old_gen = generation("old");
-  CAF_REQUIRE(write_snapshot(posix(), path, old_gen, 2));
-  {
-    auto w = snapshot_writer::begin(posix(), path, 2);
-    CAF_REQUIRE(w);
-    auto es = many_chunks('d');
-    for (size_t i = 0; i < es.size() / 2; ++i)
-      CAF_REQUIRE(w->add(es[i]));
-  } // destroyed: its thread stops, the tmp file goes
-  CAF_CHECK(loads_as(path, old_gen));
-  CAF_CHECK(!exists(path + ".tmp"));
 }
