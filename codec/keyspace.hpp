@@ -357,8 +357,17 @@ public:
   /// stays valid until the keyspace changes.
   template <class F>
   void for_each(F&& f) const {
-    for (auto& seg : segs_)
-      if (seg)
+    for_each_in_segments(0, segment_count, std::forward<F>(f));
+  }
+
+  /// for_each() restricted to the segments [first, last) (last <=
+  /// segment_count): the walks of consecutive ranges, one after the other,
+  /// visit what for_each() visits in the same order. Several threads may
+  /// walk a keyspace that nothing modifies meanwhile (a view from freeze()).
+  template <class F>
+  void for_each_in_segments(size_t first, size_t last, F&& f) const {
+    for (size_t i = first; i < last && i < segs_.size(); ++i)
+      if (auto& seg = segs_[i])
         seg->map.for_each(
           [&](const small_key& k, const entry& e) { f(k.view(), e); },
           prefetch_value);

@@ -12,6 +12,7 @@
 #include "codec/aof_reader.hpp"
 #include "codec/crc32.hpp"
 #include "codec/format.hpp"
+#include "codec/keyspace_snapshot.hpp"
 #include "codec/recovery.hpp"
 
 namespace ember::codec {
@@ -555,13 +556,7 @@ result<snapshot_stats> write_snapshot_tmp(file_system& fs,
   auto w = snapshot_writer::begin(fs, p.snap, shard, key);
   if (!w)
     return std::move(w).err();
-  status st; // the first failure stops the walk
-  ks.for_each([&](std::string_view name, const entry& e) {
-    if (st)
-      st = w->add_encoded_by(
-        [&](std::string& out) { encode_entry(out, name, e, now_ms); });
-  });
-  if (!st)
+  if (auto st = add_keyspace(*w, ks, now_ms); !st)
     return std::move(st).err();
   return w->commit_to_tmp();
 }

@@ -126,13 +126,31 @@ status snapshot_writer::add_encoded(std::string_view v2_entry) {
   return append_entry(v2_entry);
 }
 
-status snapshot_writer::room_for_one() const {
-  if (entries_ == UINT32_MAX)
+status snapshot_writer::add_encoded_entries(std::string_view v2_entries,
+                                            uint64_t count) {
+  if (auto st = usable(); !st)
+    return st;
+  if (gcm_)
     return error{errc::invalid_data,
-                 "snapshot " + path_
-                   + " already holds 4294967295 entries, the most its header "
-                     "can count; split the data over more shards"};
-  return {};
+                 "snapshot " + path_ + ": add_encoded_entries on an "
+                   "encrypted snapshot, whose entries are sealed one by one; "
+                   "add them with add_encoded_by (a bug in the caller)"};
+  if (count > UINT32_MAX - entries_)
+    return too_many_entries();
+  buf_.append(v2_entries);
+  entries_ += count;
+  return buf_.size() >= chunk_size ? write_out() : status{};
+}
+
+status snapshot_writer::room_for_one() const {
+  return entries_ == UINT32_MAX ? status{too_many_entries()} : status{};
+}
+
+error snapshot_writer::too_many_entries() const {
+  return error{errc::invalid_data,
+               "snapshot " + path_
+                 + " would hold more than 4294967295 entries, the most its "
+                   "header can count; split the data over more shards"};
 }
 
 status snapshot_writer::append_entry(std::string_view entry) {

@@ -70,6 +70,17 @@ public:
     return added();
   }
 
+  /// Adds `count` entries encoded back to back in v2 form (what
+  /// add_encoded_by's encoder appends, `count` times), copied in one piece.
+  /// Only for a plaintext (v2) snapshot: an encrypted one seals each entry
+  /// on its own, so its entries must come one by one.
+  status add_encoded_entries(std::string_view v2_entries, uint64_t count);
+
+  /// Whether entries are sealed (v3) rather than written as they are.
+  bool encrypted() const noexcept {
+    return gcm_.has_value();
+  }
+
   /// Footer, count, fsync, rename, directory fsync.
   result<snapshot_stats> commit();
 
@@ -93,6 +104,7 @@ private:
   status append_entry(std::string_view v2_entry);
   // Refuses an entry the header could not count.
   status room_for_one() const;
+  error too_many_entries() const;
   // Counts the entry just buffered; writes the buffer out once it is full.
   status added();
   // Folds the buffered bytes not yet covered into the footer CRC (the

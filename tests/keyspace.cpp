@@ -10,9 +10,18 @@
 #include <thread>
 #include <vector>
 
+#include "codec/byte_writer.hpp"
+#include "codec/crc32.hpp"
+#include "codec/fault_injection_file_system.hpp"
+#include "codec/format.hpp"
 #include "codec/keyspace.hpp"
+#include "codec/recovery.hpp"
+#include "codec/rewrite.hpp"
+#include "tests/test_support.hpp"
 
 using namespace ember::codec;
+using ember::test::slurp;
+using ember::test::temp_dir;
 
 namespace {
 
@@ -216,6 +225,97 @@ CAF_TEST(boxed collections are copied when a frozen segment is cloned) {
   value taken = std::move(e.val);
   CAF_CHECK_EQUAL(get<std::string>(taken), "now a string");
   CAF_CHECK(get_if<std::string>(&e.val) && get<std::string>(e.val).empty());
+}
+
+// -- a keyspace written to a snapshot on two threads -------------------------
+
+namespace {
+
+// Big enough for add_keyspace's second thread (keyspace_snapshot.hpp), with
+// the kinds that take the general encoder and with deadlines.
+keyspace mixed(int n, int64_t now) {
+  keyspace ks;
+  for (int i = 0; i < n; ++i) {
+    auto k = key_of(i);
+    auto v = std::to_string(i);
+    switch (i % 16) {
+      case 0:
+        ks.get_or_create<list_value>(k)->push_back(v);
+        break;
+      case 1:
+        ks.get_or_create<hash_value>(k)->insert_or_assign("f", v);
+        break;
+      case 2:
+        ks.get_or_create<sorted_set>(k)->add(v, i);
+        break;
+      case 3:
+        ks.put(k, entry{std::string(static_cast<size_t>(i % 300), 'x'),
+                        now + i});
+        break;
+      default:
+        ks.put(k, entry{v});
+    }
+  }
+  return ks;
+}
+
+// What one thread writes between a snapshot's header and its footer.
+std::string entries_in_order(const keyspace& ks, int64_t now) {
+  std::string out;
+  ks.for_each([&](std::string_view k, const entry& e) {
+    encode_entry(out, k, e, now);
+  });
+  return out;
+}
+
+} // namespace
+
+CAF_TEST(a big keyspace is written by two threads as one thread writes it) {
+  const int64_t now = 1'700'000'000'000;
+  constexpr int n = 100'000;
+  auto live = mixed(n, now);
+  auto view = live.freeze();
+  temp_dir dir;
+  // The owner keeps writing meanwhile (under TSan: the walkers only read).
+  std::thread owner([&live] {
+    for (int i = 0; i < 20'000; ++i)
+      live.put(key_of(i * 5), entry{std::string{"changed"}});
+  });
+  auto st = write_snapshot_tmp(posix_file_system(), dir.path(), 7, view, now,
+                               nullptr);
+  owner.join();
+  CAF_REQUIRE(st);
+  CAF_CHECK_EQUAL(st->entries, static_cast<uint64_t>(n));
+  auto file = slurp(rewrite_paths::of(dir.path(), 7).snap_tmp);
+  auto body_from = header_size + 2 + 4; // shard id, entry count
+  CAF_REQUIRE(file.size() > body_from + 4);
+  auto body = file.substr(body_from, file.size() - body_from - 4);
+  auto expected = entries_in_order(view, now);
+  CAF_CHECK(body == expected); // same bytes, same order
+  CAF_CHECK_EQUAL(file.substr(file.size() - 4),
+                  [&] {
+                    std::string crc;
+                    put_u32(crc, crc32(expected));
+                    return crc;
+                  }());
+  std::string count;
+  put_u32(count, static_cast<uint32_t>(n));
+  CAF_CHECK_EQUAL(file.substr(header_size + 2, 4), count);
+}
+
+CAF_TEST(a write failing under the two-thread walk abandons the snapshot) {
+  const int64_t now = 1'700'000'000'000;
+  auto ks = mixed(100'000, now);
+  for (uint64_t nth : {1, 2, 3}) {
+    temp_dir dir;
+    fault_injection_file_system ffs;
+    ffs.fail(fault_op::write, nth);
+    auto st = write_snapshot_tmp(ffs, dir.path(), 3, ks, now, nullptr);
+    CAF_REQUIRE(!st);
+    auto tmp = rewrite_paths::of(dir.path(), 3).snap_tmp;
+    CAF_CHECK(st.err().message.find(tmp) != std::string::npos);
+    CAF_CHECK(!*posix_file_system().exists(tmp));
+  }
 }
 
 // -- node_table: the segment's hash table ------------------------------------
