@@ -52,6 +52,8 @@ struct shard_options {
   /// of the last batch to come back (writer_config::group_commit_wait).
   std::chrono::microseconds group_commit_wait{2000};
   /// Recovery progress for files over 64 MiB (codec::recovery_options).
+  /// At startup it runs on a recovery thread, several shards' at once
+  /// (start_supervisor), so it must be thread-safe.
   std::function<void(const std::string&, uint64_t, uint64_t)>
     recovery_progress;
 };

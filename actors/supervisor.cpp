@@ -1,8 +1,14 @@
 #include "actors/supervisor.hpp"
 
-#include <chrono>
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <deque>
+#include <exception>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <thread>
 
 #include "caf/actor_system.hpp"
 #include "caf/allowed_unsafe_message_type.hpp"
@@ -225,13 +231,59 @@ supervisor_impl(supervisor_ptr self,
 
 } // namespace
 
+namespace {
+
+// open_shard_files() for every shard, on up to `threads` threads: shards
+// share no file and no memory, and one recovery waits on memory more than on
+// the CPU, so two side by side take little longer than one. An exception
+// (out of memory) is turned into that shard's error, never let through a
+// thread.
+std::vector<codec::result<shard_files>>
+recover_all(const std::vector<shard_options>& shards, size_t threads) {
+  std::vector<std::optional<codec::result<shard_files>>> found(shards.size());
+  std::atomic<size_t> next{0};
+  auto work = [&]() noexcept {
+    for (size_t i; (i = next++) < shards.size();) {
+      try {
+        found[i] = open_shard_files(shards[i]);
+      } catch (const std::exception& e) {
+        found[i] = codec::error{
+          codec::errc::io_error,
+          "recovering shard " + std::to_string(shards[i].shard_id) + " in "
+            + shards[i].data_dir + " failed: " + e.what()
+            + "; free memory and start again"};
+      }
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < std::min(threads, shards.size()); ++t) {
+    try {
+      helpers.emplace_back(work);
+    } catch (const std::system_error&) {
+      break; // fewer threads, same result
+    }
+  }
+  work();
+  for (auto& h : helpers)
+    h.join();
+  std::vector<codec::result<shard_files>> out;
+  out.reserve(found.size());
+  for (auto& f : found)
+    out.push_back(std::move(*f));
+  return out;
+}
+
+} // namespace
+
 caf::expected<supervisor_actor>
-start_supervisor(caf::actor_system& sys, std::vector<shard_options> shards) {
+start_supervisor(caf::actor_system& sys, std::vector<shard_options> shards,
+                 size_t recovery_threads) {
   // Recover everything before anything serves.
+  if (recovery_threads == 0)
+    recovery_threads = std::max(1u, std::thread::hardware_concurrency());
   std::vector<shard_files> files;
-  for (auto& opts : shards) {
-    auto f = open_shard_files(opts);
-    if (!f)
+  for (auto& f : recover_all(shards, recovery_threads)) {
+    if (!f) // the first failed shard in shard order
       return from_codec(f.err());
     files.push_back(std::move(*f));
   }

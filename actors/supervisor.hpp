@@ -1,7 +1,8 @@
 // supervisor.hpp: starts, times and restarts the shards of one process.
 //
 // start_supervisor() first recovers every shard (synchronously, so a
-// refused recovery is an error the caller sees before anything serves),
+// refused recovery is an error the caller sees before anything serves;
+// several shards at once on a machine with several CPUs),
 // then spawns per shard a writer and a shard actor, and a supervisor that
 //   - sends the everysec tick to every writer once a second;
 //   - monitors writers and shards: a writer that stops with an error is
@@ -36,9 +37,13 @@ using supervisor_actor = caf::typed_actor<
   caf::replies_to<messages::stats_atom>::with<std::vector<messages::shard_stats>>>;
 
 /// Recovers every shard, then spawns them under a supervisor. Fails with
-/// the first shard's recovery error (corrupt files under the refuse policy,
-/// a wrong key, I/O errors).
+/// the first shard's recovery error in shard order (corrupt files under the
+/// refuse policy, a wrong key, I/O errors; the other shards were recovered
+/// too, which changes nothing a later start would not). Shards recover side
+/// by side on up to `recovery_threads` threads of their own, all joined
+/// before this returns (0: one per CPU).
 caf::expected<supervisor_actor>
-start_supervisor(caf::actor_system& sys, std::vector<shard_options> shards);
+start_supervisor(caf::actor_system& sys, std::vector<shard_options> shards,
+                 size_t recovery_threads = 0);
 
 } // namespace ember::actors

@@ -238,6 +238,50 @@ CAF_TEST(recovery refuses a corrupt AOF before anything serves) {
   CAF_CHECK(kept);
 }
 
+CAF_TEST(shards recover side by side and the first failure names its shard) {
+  // Four shards, shard i holding i + 1 keys of its own.
+  std::vector<actors::shard_options> shards;
+  for (uint16_t i = 0; i < 4; ++i) {
+    auto o = options(fsync_policy::always);
+    o.shard_id = i;
+    codec::aof_writer_options wo;
+    wo.truncate_existing = true;
+    auto w = codec::aof_writer::open(fs, codec::aof_path(dir.path(), i), wo);
+    CAF_REQUIRE(w);
+    for (int k = 0; k <= i; ++k)
+      CAF_REQUIRE(w->add(rec::set{"s" + std::to_string(i) + "k"
+                                    + std::to_string(k),
+                                  "v", -1}));
+    CAF_REQUIRE(w->commit());
+    shards.push_back(o);
+  }
+  // Shards 2 and 3 damaged: the error names shard 2, the first in order.
+  auto good2 = test::slurp(dir.file("shard-2.aof"));
+  auto bad = test::slurp(test::golden("aof_bad_crc.aof"));
+  test::spit(dir.file("shard-2.aof"), bad);
+  auto good3 = test::slurp(dir.file("shard-3.aof"));
+  test::spit(dir.file("shard-3.aof"), bad);
+  auto refused = actors::start_supervisor(sys, shards, 4);
+  CAF_REQUIRE(!refused);
+  CAF_CHECK(persist_code(refused.error()) == persist_errc::corrupt);
+  auto msg = sys.render(refused.error());
+  CAF_CHECK(msg.find("shard-2.aof") != std::string::npos);
+  CAF_CHECK(msg.find("shard-3.aof") == std::string::npos);
+  // Repaired, all four recover on four threads, each with its own keys.
+  test::spit(dir.file("shard-2.aof"), good2);
+  test::spit(dir.file("shard-3.aof"), good3);
+  auto started = actors::start_supervisor(sys, shards, 4);
+  CAF_REQUIRE(started);
+  sup = *started;
+  drain();
+  auto stats = ask<std::vector<shard_stats>>(sup, stats_atom::value);
+  CAF_REQUIRE_EQUAL(stats.size(), 4u);
+  for (uint16_t i = 0; i < 4; ++i) {
+    CAF_CHECK_EQUAL(stats[i].shard, i);
+    CAF_CHECK_EQUAL(stats[i].keys, i + 1u);
+  }
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
 
 // -- I/O faults: each kind, once and persistent ---------------------------
