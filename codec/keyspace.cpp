@@ -460,6 +460,34 @@ void keyspace::reserve(size_t n) {
   }
 }
 
+size_t keyspace::segment_index(std::string_view key) noexcept {
+  return segment_of(hash_of(key));
+}
+
+bool keyspace::move_segments_to(keyspace& to, size_t part, size_t parts) {
+  if (parts == 0 || part >= parts || &to == this || is_view_ || to.is_view_
+      || has_open_views() || to.has_open_views())
+    return false;
+  if (segs_.empty())
+    return true;
+  if (to.segs_.empty())
+    to.segs_.resize(segment_count);
+  for (size_t i = part; i < segment_count; i += parts)
+    if (to.segs_[i] && !to.segs_[i]->map.empty())
+      return false;
+  for (size_t i = part; i < segment_count; i += parts) {
+    auto& seg = segs_[i];
+    if (!seg)
+      continue;
+    auto keys = seg->map.size();
+    seg->epoch = to.epoch_; // no view shares it (checked above)
+    to.segs_[i] = std::move(seg);
+    size_ -= keys;
+    to.size_ += keys;
+  }
+  return true;
+}
+
 void keyspace::clear() noexcept {
   segs_.clear();
   size_ = 0;

@@ -352,6 +352,18 @@ public:
   /// Drops every key (views keep theirs).
   void clear() noexcept;
 
+  /// The segment that holds `key` (0 <= index < segment_count).
+  static size_t segment_index(std::string_view key) noexcept;
+
+  /// Moves to `to` the segments whose index i has i % parts == part, with
+  /// their keys: O(segment_count), nothing is copied. This is how two
+  /// threads fill one keyspace, each in a keyspace object of its own,
+  /// with no shared state (split_replay.hpp). `to` must hold none of
+  /// those segments, and neither side may be a view or have open views
+  /// (a moved segment must be private to its new owner). Returns false,
+  /// and moves nothing, when a condition does not hold.
+  bool move_segments_to(keyspace& to, size_t part, size_t parts);
+
   /// Calls f(std::string_view key, const entry& e) for every key, in
   /// segment order (unspecified but stable while nothing changes). The key
   /// stays valid until the keyspace changes.

@@ -2,16 +2,21 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <memory>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include "codec/snapshot_reader.hpp"
+#include "codec/split_replay.hpp"
 
 namespace ember::codec {
 
 namespace {
 
 constexpr uint64_t shard_id_offset = 5; // after magic + version
+// Below this (~80K records) a second replay thread buys little.
+constexpr uint64_t split_min_bytes = uint64_t{8} << 20;
 
 // Calls recovery_options::on_progress every progress_step bytes of a large
 // file; one comparison per record otherwise.
@@ -265,10 +270,24 @@ private:
     aof_record r;
     replay_stats stats;
     progress_meter meter{opts_, rep.path, rep.bytes};
+    std::unique_ptr<split_replay> split;
+    if (wants_split(*reader))
+      split = split_replay::start(fs_, rep.path, opts_.key, out_.data, now_);
     while (reader->next(r)) {
       may_expire_ = may_expire_ || sets_deadline(r);
-      apply(out_.data, std::move(r), now_, &stats);
+      if (split)
+        split->apply(out_.data, std::move(r), stats);
+      else
+        apply(out_.data, std::move(r), now_, &stats);
       meter.at(reader->info().offset);
+    }
+    if (split) {
+      if (auto st = split->finish(out_.data, reader->records_read(),
+                                  reader->valid_end(), stats);
+          !st) {
+        rep.diagnosis = st.err().message;
+        return std::move(st).err();
+      }
     }
     rep.end = reader->end();
     rep.items = reader->records_read();
@@ -289,6 +308,13 @@ private:
                    diagnosis_of(reader->diagnosis(), rep.path, "record",
                                 rep.end),
                    with_aof_hints);
+  }
+
+  bool wants_split(const aof_reader& reader) const {
+    if (opts_.split_replay)
+      return *opts_.split_replay;
+    return reader.version() == 2 && reader.file_size() >= split_min_bytes
+           && std::thread::hardware_concurrency() >= 2;
   }
 
   /// A file shorter than its header is what a crash leaves while the AOF is

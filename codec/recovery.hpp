@@ -47,6 +47,11 @@ struct recovery_options {
   /// read, with (path, bytes read, file size). Smaller files report none.
   std::function<void(const std::string&, uint64_t, uint64_t)> on_progress;
   uint64_t progress_step = uint64_t{64} << 20;
+  /// Replay the AOF on two threads (split_replay.hpp): unset = when it
+  /// pays, i.e. a plaintext AOF of 8 MiB or more on a machine with two
+  /// CPUs or more; true = whenever a second thread starts (tests); false =
+  /// never. The keyspace is the same either way.
+  std::optional<bool> split_replay;
 };
 
 /// What happened to one file.

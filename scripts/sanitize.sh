@@ -67,11 +67,12 @@ if [[ $what == tsan || $what == all ]]; then
   # messages: a real actor system;
   # keyspace, aof: std::threads sharing a view or an AOF being fsynced;
   # snapshot_chunks (of test_snapshot): a snapshot's chunks written on the
-  # background appender's thread.
+  # background appender's thread; split_replay (of test_recovery): an AOF
+  # replayed on two threads.
   actor_tests=(writer shard_actor power_loss messages keyspace aof)
-  targets=(test_snapshot)
+  targets=(test_snapshot test_recovery)
   for t in "${actor_tests[@]}"; do targets+=("test_$t"); done
   cmake --build build/tsan -j "$jobs" --target "${targets[@]}"
-  regex="^($(IFS='|'; echo "${actor_tests[*]}")|snapshot_chunks)\$"
+  regex="^($(IFS='|'; echo "${actor_tests[*]}")|snapshot_chunks|split_replay)\$"
   ctest --test-dir build/tsan --output-on-failure -j "$jobs" -R "$regex"
 fi

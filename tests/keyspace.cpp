@@ -102,6 +102,52 @@ CAF_TEST(writes work in place again once every view is gone) {
   CAF_CHECK_EQUAL(before, again); // no clone: the same entry
 }
 
+CAF_TEST(segments move between keyspaces without copying) {
+  auto ks = numbered(5'000);
+  keyspace odd;
+  CAF_REQUIRE(ks.move_segments_to(odd, 1, 2));
+  CAF_CHECK_EQUAL(ks.size() + odd.size(), 5'000u);
+  CAF_CHECK(ks.size() > 0u && odd.size() > 0u);
+  for (int i = 0; i < 5'000; ++i) {
+    auto k = key_of(i);
+    bool in_odd = keyspace::segment_index(k) % 2 == 1;
+    CAF_CHECK_EQUAL(ks.find(k) == nullptr, in_odd);
+    CAF_CHECK_EQUAL(odd.find(k) != nullptr, in_odd);
+  }
+  // The moved segments are the new owner's: a write works in place.
+  auto k = key_of(0);
+  auto& owner = keyspace::segment_index(k) % 2 == 1 ? odd : ks;
+  auto* before = owner.find(k);
+  owner.put(k, entry{std::string{"0"}});
+  CAF_CHECK_EQUAL(owner.find(k), before);
+  // Back again: the whole keyspace as it was.
+  CAF_REQUIRE(odd.move_segments_to(ks, 1, 2));
+  CAF_CHECK(odd.empty());
+  CAF_CHECK(holds_numbers(ks, 5'000));
+  CAF_CHECK(ks == numbered(5'000));
+  // Refused, with nothing moved: a target that holds keys in those
+  // segments, an open view on either side, a view itself, a bad split.
+  auto full = numbered(5'000);
+  CAF_CHECK(!ks.move_segments_to(full, 1, 2));
+  CAF_CHECK_EQUAL(ks.size(), 5'000u);
+  CAF_CHECK_EQUAL(full.size(), 5'000u);
+  keyspace empty;
+  {
+    auto view = ks.freeze();
+    CAF_CHECK(!ks.move_segments_to(empty, 1, 2));
+    CAF_CHECK(!view.move_segments_to(empty, 1, 2));
+    auto other_view = empty.freeze();
+    CAF_CHECK(!full.move_segments_to(empty, 1, 2));
+  }
+  CAF_CHECK(!ks.move_segments_to(empty, 2, 2));
+  CAF_CHECK(!ks.move_segments_to(ks, 1, 2));
+  CAF_CHECK(holds_numbers(ks, 5'000));
+  CAF_CHECK(empty.empty());
+  // Once the views are gone it moves again.
+  CAF_CHECK(ks.move_segments_to(empty, 0, 2));
+  CAF_CHECK_EQUAL(ks.size() + empty.size(), 5'000u);
+}
+
 CAF_TEST(a deep copy is independent and equal) {
   auto live = numbered(1000);
   keyspace copy = live;

@@ -1373,3 +1373,210 @@ CAF_TEST(large files report progress and small ones do not) {
   CAF_CHECK(snap_events >= snap_size / 64 / 2);
   CAF_CHECK(aof_events >= aof_size / 64 / 2);
 }
+
+// -- replay on two threads (codec/split_replay.hpp) ----------------------------
+
+namespace {
+
+/// A mixed log over `keys` keys of every common kind, with TTLs, no-ops and
+/// `cross` multi-key records (RENAME, COPY, BITOP) among `n` records.
+std::vector<aof_record> mixed_log(size_t n, size_t keys, size_t cross) {
+  std::vector<aof_record> out;
+  auto key = [](size_t i) { return "key:" + std::to_string(i); };
+  uint64_t x = 88172645463325252ull; // xorshift: the same log every run
+  auto rnd = [&x] {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    return x;
+  };
+  size_t every = cross == 0 ? 0 : n / cross;
+  for (size_t i = 0; i < n; ++i) {
+    auto k = key(rnd() % keys);
+    auto other = key(rnd() % keys);
+    if (every != 0 && i % every == every - 1) {
+      switch (rnd() % 3) {
+      case 0: out.push_back(rec::rename{k, other}); break;
+      case 1: out.push_back(rec::copy{k, other, rnd() % 2 == 0}); break;
+      default: out.push_back(rec::bitop{1, other, {k, key(rnd() % keys)}});
+      }
+      continue;
+    }
+    switch (rnd() % 12) {
+    case 0: out.push_back(rec::set{k, "v" + std::to_string(i), 60'000}); break;
+    case 1: out.push_back(rec::set{k, "short", 0}); break; // expires now
+    case 2: out.push_back(rec::incr{k}); break;            // may be a no-op
+    case 3: out.push_back(rec::rpush{k, {"a", std::to_string(i)}}); break;
+    case 4: out.push_back(rec::lpop{k}); break;
+    case 5: out.push_back(rec::hset{k, {{"f", std::to_string(i)}}}); break;
+    case 6: out.push_back(rec::sadd{k, {std::to_string(i % 7)}}); break;
+    case 7: out.push_back(rec::del{k}); break;
+    case 8: out.push_back(rec::append{k, "+"}); break;
+    case 9: out.push_back(rec::pexpire{k, 120'000}); break;
+    default: out.push_back(rec::set{k, std::string(40, 'x'), -1});
+    }
+  }
+  return out;
+}
+
+struct both_ways {
+  result<recovery_result> one;
+  result<recovery_result> two;
+};
+
+both_ways recover_both_ways(file_system& fs, const std::string& dir,
+                            uint16_t shard, corruption_policy policy) {
+  recovery_options opts;
+  opts.now_ms = now;
+  opts.policy = policy;
+  opts.split_replay = false;
+  auto one = recover_shard(fs, dir, shard, opts);
+  opts.split_replay = true;
+  auto two = recover_shard(fs, dir, shard, opts);
+  return {std::move(one), std::move(two)};
+}
+
+void check_same_recovery(const recovery_result& a, const recovery_result& b) {
+  CAF_CHECK(a.data == b.data);
+  CAF_CHECK_EQUAL(a.data.size(), b.data.size());
+  auto& x = a.report;
+  auto& y = b.report;
+  CAF_CHECK_EQUAL(x.records_replayed, y.records_replayed);
+  CAF_CHECK_EQUAL(x.records_skipped, y.records_skipped);
+  CAF_CHECK_EQUAL(x.keys, y.keys);
+  CAF_CHECK_EQUAL(x.expired_dropped, y.expired_dropped);
+  CAF_CHECK_EQUAL(x.aof_valid_end, y.aof_valid_end);
+  CAF_CHECK_EQUAL(x.replayed_aof, y.replayed_aof);
+  CAF_CHECK(x.aof.end.kind == y.aof.end.kind);
+  CAF_CHECK_EQUAL(x.aof.diagnosis, y.aof.diagnosis);
+}
+
+// POSIX, except that the second opening of `path` opens `instead`: what a
+// file replaced between the two readers' opens looks like.
+class second_open_differs final : public file_system {
+public:
+  second_open_differs(std::string path, std::string instead)
+    : path_(std::move(path)), instead_(std::move(instead)) {
+  }
+  result<std::unique_ptr<writable_file>>
+  open_writable(const std::string& path, open_mode mode) override {
+    return base_.open_writable(path, mode);
+  }
+  result<std::unique_ptr<readable_file>>
+  open_readable(const std::string& path) override {
+    if (path == path_ && ++opens_ == 2)
+      return base_.open_readable(instead_);
+    return base_.open_readable(path);
+  }
+  status rename(const std::string& from, const std::string& to) override {
+    return base_.rename(from, to);
+  }
+  status remove(const std::string& path) override {
+    return base_.remove(path);
+  }
+  status sync_dir(const std::string& dir) override {
+    return base_.sync_dir(dir);
+  }
+  result<bool> exists(const std::string& path) override {
+    return base_.exists(path);
+  }
+  result<int64_t> modified_ms(const std::string& path) override {
+    return base_.modified_ms(path);
+  }
+
+private:
+  file_system& base_ = posix_file_system();
+  std::string path_;
+  std::string instead_;
+  int opens_ = 0;
+};
+
+} // namespace
+
+CAF_TEST(replay on two threads recovers what one thread recovers) {
+  // 40 multi-key records (rendezvous); then 2,000, beyond the 256 after
+  // which the caller finishes alone.
+  for (size_t cross : {size_t{0}, size_t{40}, size_t{2'000}}) {
+    CAF_MESSAGE("multi-key records: " << cross);
+    temp_dir dir;
+    spit(dir.file("shard-1.snap"),
+         snapshot_bytes(1, {{"key:1", "snap", -1}, {"key:2", "7", 30'000},
+                            {"key:3", "gone", 0}, {"key:977", "s", -1}}));
+    spit(dir.file("shard-1.aof"), aof_bytes(mixed_log(30'000, 3'000, cross)));
+    auto r = recover_both_ways(posix_file_system(), dir.path(), 1,
+                               corruption_policy::refuse);
+    CAF_REQUIRE(r.one);
+    if (!r.two)
+      CAF_FAIL(r.two.err().message);
+    check_same_recovery(*r.one, *r.two);
+    CAF_CHECK_EQUAL(r.two->report.records_replayed, 30'000u);
+    CAF_CHECK(r.two->report.keys > 1'000u); // the log is not degenerate
+    CAF_CHECK(r.two->report.records_skipped > 0u);
+  }
+}
+
+CAF_TEST(replay on two threads stops where one thread stops) {
+  auto log = aof_bytes(mixed_log(20'000, 2'000, 100));
+  // A torn tail: the last record cut short.
+  {
+    temp_dir dir;
+    spit(dir.file("shard-0.aof"), log.substr(0, log.size() - 5));
+    auto r = recover_both_ways(posix_file_system(), dir.path(), 0,
+                               corruption_policy::refuse);
+    CAF_REQUIRE(r.one);
+    CAF_REQUIRE(r.two);
+    check_same_recovery(*r.one, *r.two);
+    CAF_CHECK(r.two->report.aof.end.kind == read_end::torn_tail);
+    CAF_CHECK_EQUAL(r.two->report.records_replayed, 19'999u);
+  }
+  // Corruption mid-file: refused both ways; salvaged to the same records.
+  auto bad = log;
+  bad[bad.size() / 2] = static_cast<char>(bad[bad.size() / 2] ^ 0x55);
+  temp_dir dir;
+  spit(dir.file("shard-0.aof"), bad);
+  auto refused = recover_both_ways(posix_file_system(), dir.path(), 0,
+                                   corruption_policy::refuse);
+  CAF_REQUIRE(!refused.one);
+  CAF_REQUIRE(!refused.two);
+  CAF_CHECK(refused.one.err().code == refused.two.err().code);
+  CAF_CHECK_EQUAL(refused.one.err().message, refused.two.err().message);
+  auto salvaged = recover_both_ways(posix_file_system(), dir.path(), 0,
+                                    corruption_policy::salvage);
+  CAF_REQUIRE(salvaged.one);
+  CAF_REQUIRE(salvaged.two);
+  check_same_recovery(*salvaged.one, *salvaged.two);
+  CAF_CHECK(salvaged.two->report.records_replayed > 5'000u);
+  CAF_CHECK(salvaged.two->report.records_replayed < 15'000u);
+}
+
+CAF_TEST(replay on two threads refuses when its two reads differ) {
+  temp_dir dir;
+  auto log = mixed_log(20'000, 2'000, 0);
+  spit(dir.file("shard-0.aof"), aof_bytes(log));
+  // The helper's open finds a file with a record less at the end...
+  log.pop_back();
+  spit(dir.file("shorter.aof"), aof_bytes(log));
+  // ...or one as long in records whose values are a byte longer.
+  auto other = mixed_log(20'000, 2'000, 0);
+  for (auto& r : other)
+    if (auto* s = std::get_if<rec::set>(&r))
+      s->value += "!";
+  spit(dir.file("other.aof"), aof_bytes(other));
+  for (auto name : {"shorter.aof", "other.aof"}) {
+    CAF_MESSAGE("the second read sees " << name);
+    second_open_differs fs{dir.file("shard-0.aof"), dir.file(name)};
+    recovery_options opts;
+    opts.now_ms = now;
+    opts.split_replay = true;
+    auto res = recover_shard(fs, dir.path(), 0, opts);
+    CAF_REQUIRE(!res);
+    CAF_CHECK(res.err().code == errc::io_error);
+    CAF_CHECK(res.err().message.find(dir.file("shard-0.aof"))
+              != std::string::npos);
+    CAF_CHECK(res.err().message.find("restart") != std::string::npos);
+  }
+  // The same file on both opens recovers.
+  second_open_differs same{dir.file("shard-0.aof"), dir.file("shard-0.aof")};
+  recovery_options opts;
+  opts.now_ms = now;
+  opts.split_replay = true;
+  CAF_CHECK(recover_shard(same, dir.path(), 0, opts));
+}
