@@ -108,7 +108,9 @@ struct split_replay::shared {
     try {
       why = follow();
     } catch (const std::exception& e) {
-      why = e.what();
+      why = e.what(); // out of memory, most likely
+    } catch (...) {
+      why = "an unknown exception";
     }
     std::lock_guard<std::mutex> guard{mtx};
     failure = std::move(why);
@@ -230,10 +232,13 @@ status split_replay::finish(keyspace& ks, uint64_t records, uint64_t valid_end,
   auto& s = *s_;
   {
     std::unique_lock<std::mutex> lock{s.mtx};
-    s.cv.wait(lock, [&s] { return s.ended; });
+    s.cv.wait(lock, [&s] { return s.ended || s.waiting; });
+    if (!s.ended && !s.mismatch) // waiting at a record past our last one
+      s.mismatch = "the second reader waits at record "
+                   + std::to_string(s.waiting_at) + " after the first read "
+                   + std::to_string(records);
   }
-  if (s.thread.joinable())
-    s.thread.join();
+  s.stop_helper(); // joins; at once if it ended
   stats.applied += s.stats.applied;
   stats.skipped += s.stats.skipped;
   std::optional<std::string> why = s.failure ? s.failure : s.mismatch;

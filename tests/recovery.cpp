@@ -1552,15 +1552,28 @@ CAF_TEST(replay on two threads refuses when its two reads differ) {
   auto log = mixed_log(20'000, 2'000, 0);
   spit(dir.file("shard-0.aof"), aof_bytes(log));
   // The helper's open finds a file with a record less at the end...
-  log.pop_back();
-  spit(dir.file("shorter.aof"), aof_bytes(log));
+  auto shorter = log;
+  shorter.pop_back();
+  spit(dir.file("shorter.aof"), aof_bytes(shorter));
+  // ...or one with a RENAME across the halves past the end of ours (the
+  // helper waits there for a caller that never comes)...
+  std::string left = "key:0";
+  std::string right;
+  for (int i = 1; right.empty(); ++i)
+    if (keyspace::segment_index("key:" + std::to_string(i)) % 2
+        != keyspace::segment_index(left) % 2)
+      right = "key:" + std::to_string(i);
+  auto longer = log;
+  longer.push_back(rec::set{left, "x", -1});
+  longer.push_back(rec::rename{left, right});
+  spit(dir.file("longer.aof"), aof_bytes(longer));
   // ...or one as long in records whose values are a byte longer.
   auto other = mixed_log(20'000, 2'000, 0);
   for (auto& r : other)
     if (auto* s = std::get_if<rec::set>(&r))
       s->value += "!";
   spit(dir.file("other.aof"), aof_bytes(other));
-  for (auto name : {"shorter.aof", "other.aof"}) {
+  for (auto name : {"shorter.aof", "longer.aof", "other.aof"}) {
     CAF_MESSAGE("the second read sees " << name);
     second_open_differs fs{dir.file("shard-0.aof"), dir.file(name)};
     recovery_options opts;
