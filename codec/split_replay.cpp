@@ -31,29 +31,25 @@ side side_of_key(std::string_view key) noexcept {
                                                              : side::caller;
 }
 
+side join(side a, side b) noexcept {
+  return a == b ? a : side::both;
+}
+
 // Which thread applies `r`: the one whose half holds every key it names.
 side side_of(const aof_record& r) noexcept {
   return std::visit(
     [](const auto& x) -> side {
       using R = std::decay_t<decltype(x)>;
-      auto of_all = [](std::initializer_list<std::string_view> keys) {
-        auto s = side_of_key(*keys.begin());
-        for (auto k : keys)
-          if (side_of_key(k) != s)
-            return side::both;
-        return s;
-      };
       if constexpr (std::is_same_v<R, rec::proto_register>) {
         return side::caller; // names no key: only counted
       } else if constexpr (std::is_same_v<R, rec::rename>) {
-        return of_all({x.key, x.newkey});
+        return join(side_of_key(x.key), side_of_key(x.newkey));
       } else if constexpr (std::is_same_v<R, rec::copy>) {
-        return of_all({x.source, x.destination});
+        return join(side_of_key(x.source), side_of_key(x.destination));
       } else if constexpr (std::is_same_v<R, rec::bitop>) {
         auto s = side_of_key(x.dest);
         for (auto& k : x.keys)
-          if (side_of_key(k) != s)
-            return side::both;
+          s = join(s, side_of_key(k));
         return s;
       } else {
         return side_of_key(x.key);
