@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "codec/aof_reader.hpp"
+#include "codec/aof_writer.hpp"
 #include "codec/byte_writer.hpp"
 #include "codec/crc32.hpp"
 #include "codec/encryption_key.hpp"
@@ -1423,10 +1424,12 @@ struct both_ways {
 };
 
 both_ways recover_both_ways(file_system& fs, const std::string& dir,
-                            uint16_t shard, corruption_policy policy) {
+                            uint16_t shard, corruption_policy policy,
+                            const encryption_key* key = nullptr) {
   recovery_options opts;
   opts.now_ms = now;
   opts.policy = policy;
+  opts.key = key;
   opts.split_replay = false;
   auto one = recover_shard(fs, dir, shard, opts);
   opts.split_replay = true;
@@ -1511,6 +1514,28 @@ CAF_TEST(replay on two threads recovers what one thread recovers) {
     CAF_CHECK(r.two->report.keys > 1'000u); // the log is not degenerate
     CAF_CHECK(r.two->report.records_skipped > 0u);
   }
+}
+
+CAF_TEST(replay on two threads reads an encrypted AOF as one thread does) {
+  temp_dir dir;
+  auto key = encryption_key::generate();
+  {
+    aof_writer_options o;
+    o.key = &key;
+    auto w = aof_writer::open(posix_file_system(), dir.file("shard-0.aof"), o);
+    CAF_REQUIRE(w);
+    for (auto& r : mixed_log(5'000, 500, 50))
+      CAF_REQUIRE(w->add(r));
+    CAF_REQUIRE(w->commit());
+    CAF_REQUIRE_EQUAL(w->version(), 3);
+  }
+  auto r = recover_both_ways(posix_file_system(), dir.path(), 0,
+                             corruption_policy::refuse, &key);
+  CAF_REQUIRE(r.one);
+  CAF_REQUIRE(r.two);
+  check_same_recovery(*r.one, *r.two);
+  CAF_CHECK_EQUAL(r.two->report.records_replayed, 5'000u);
+  CAF_CHECK_EQUAL(r.two->report.aof.version, 3);
 }
 
 CAF_TEST(replay on two threads stops where one thread stops) {
