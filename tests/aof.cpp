@@ -588,6 +588,127 @@ CAF_TEST(a crash drops what was not fsynced and keeps what was) {
   CAF_CHECK(!std::filesystem::exists(other));
 }
 
+// write_behind() (aof_writer.hpp): chunks written on the writer's thread
+// while the next ones are encoded. The aof suite runs under TSan.
+CAF_TEST(records written behind read back as if flushed in line) {
+  record_randomizer gen{20261126};
+  std::vector<aof_record> records;
+  for (int i = 0; i < 3000; ++i)
+    records.push_back(gen.next());
+  const auto key = encryption_key::generate();
+  temp_dir dir;
+  for (auto* k : {static_cast<const encryption_key*>(nullptr), &key}) {
+    auto path = dir.file(k ? "behind.v3.aof" : "behind.v2.aof");
+    aof_writer_options opts;
+    opts.key = k;
+    auto w = aof_writer::open(posix_file_system(), path, opts);
+    CAF_REQUIRE(w);
+    auto header = w->size();
+    uint64_t handed = 0;
+    for (size_t i = 0; i < records.size(); ++i) {
+      CAF_REQUIRE(w->add(records[i]));
+      // Chunks of 1 to 13 records, so that the queue is sometimes full.
+      if (i % 13 == i % 7) {
+        auto before = w->size();
+        CAF_REQUIRE(w->write_behind());
+        handed = before;
+        CAF_CHECK_EQUAL(w->size(), before);
+        CAF_CHECK_EQUAL(w->pending_bytes(), 0u);
+        // Not flushed until a flush() or sync() waited for it.
+        CAF_CHECK(w->flushed_size() < handed);
+      }
+    }
+    CAF_REQUIRE(handed > header);
+    auto total = w->size();
+    CAF_REQUIRE(w->flush());
+    CAF_CHECK_EQUAL(w->flushed_size(), total);
+    CAF_CHECK_EQUAL(std::filesystem::file_size(path), total);
+    CAF_REQUIRE(w->sync());
+    CAF_CHECK_EQUAL(w->synced_size(), total);
+    // More records after the thread went idle: in line and behind again.
+    CAF_REQUIRE(w->add(records[0]));
+    CAF_REQUIRE(w->write_behind());
+    CAF_REQUIRE(w->add(records[1]));
+    CAF_REQUIRE(w->commit());
+    auto res = read_all(path, k);
+    CAF_REQUIRE(res);
+    CAF_CHECK_EQUAL(res->end.kind, read_end::clean);
+    auto expected = records;
+    expected.push_back(records[0]);
+    expected.push_back(records[1]);
+    CAF_REQUIRE_EQUAL(res->records.size(), expected.size());
+    CAF_CHECK(res->records == expected);
+    // A v2 file is byte for byte what flush() alone writes.
+    if (!k)
+      CAF_CHECK(slurp(path) == write_records(dir.file("inline.aof"), expected));
+  }
+}
+
+CAF_TEST(a failed write behind closes the writer and is reported) {
+  temp_dir dir;
+  fault_injection_file_system fs;
+  auto path = dir.file("f.aof");
+  auto w = aof_writer::open(fs, path);
+  CAF_REQUIRE(w);
+  CAF_REQUIRE(w->add(rec::set{"a", "1", -1}));
+  CAF_REQUIRE(w->commit());
+  auto durable = w->synced_size();
+  fs.short_write(1, ENOSPC);
+  CAF_REQUIRE(w->add(rec::set{"b", "2", -1}));
+  // The write fails on the writer's thread: this call may or may not see
+  // it yet, the next flush() must.
+  (void) w->write_behind();
+  auto st = w->flush();
+  CAF_REQUIRE(!st);
+  CAF_CHECK_EQUAL(st.err().sys_errno, ENOSPC);
+  CAF_CHECK(w->closed());
+  CAF_CHECK_EQUAL(w->flushed_size(), durable);
+  fs.heal();
+  CAF_CHECK_EQUAL(w->add(rec::set{"c", "3", -1}).err().code, errc::closed);
+  CAF_CHECK_EQUAL(w->write_behind().err().code, errc::closed);
+  CAF_CHECK_EQUAL(w->sync().err().code, errc::closed);
+  // The owner may cut the half-written tail, as after a failed fsync.
+  CAF_REQUIRE(w->discard_unsynced());
+  CAF_CHECK_EQUAL(std::filesystem::file_size(path), durable);
+  aof_open_report report;
+  auto again = aof_writer::open(fs, path, {}, &report);
+  CAF_REQUIRE(again);
+  CAF_CHECK_EQUAL(report.records, 1u);
+  CAF_CHECK_EQUAL(report.cut_bytes, 0u);
+}
+
+CAF_TEST(bytes written behind are durable only once synced) {
+  temp_dir dir;
+  fault_injection_file_system fs;
+  auto path = dir.file("c.aof");
+  uint64_t added = 0;
+  {
+    auto w = aof_writer::open(fs, path);
+    CAF_REQUIRE(w);
+    CAF_REQUIRE(w->add(rec::set{"durable", "1", -1}));
+    CAF_REQUIRE(w->write_behind());
+    CAF_REQUIRE(w->commit()); // waits for the write behind, then fsyncs
+    // Destroyed with chunks in flight: it waits for the write under way
+    // and drops what is queued after it, so whole chunks reach the file.
+    for (int i = 0; i < 200; ++i) {
+      CAF_REQUIRE(w->add(rec::set{"lost" + std::to_string(i), std::string(3000, 'v'), -1}));
+      ++added;
+      CAF_REQUIRE(w->write_behind());
+    }
+  }
+  auto before = read_all(path);
+  CAF_REQUIRE(before);
+  CAF_CHECK_EQUAL(before->end.kind, read_end::clean);
+  CAF_CHECK(before->records.size() >= 1u);
+  CAF_CHECK(before->records.size() <= 1u + added);
+  // Nothing after the commit was synced: a crash keeps exactly the first.
+  CAF_REQUIRE(fs.crash());
+  auto res = read_all(path);
+  CAF_REQUIRE(res);
+  CAF_REQUIRE_EQUAL(res->records.size(), 1u);
+  CAF_CHECK(res->records[0] == aof_record{rec::set{"durable", "1", -1}});
+}
+
 CAF_TEST(a file renamed while open keeps its durable state) {
   temp_dir dir;
   fault_injection_file_system fs;
