@@ -7,6 +7,7 @@
 #include <thread>
 #include <utility>
 
+#include "codec/arena_mark.hpp"
 #include "codec/snapshot_reader.hpp"
 #include "codec/split_replay.hpp"
 
@@ -176,6 +177,8 @@ private:
     // at least 16 bytes), so a damaged header cannot make us over-allocate.
     out_.data.reserve(static_cast<size_t>(
       std::min<uint64_t>(reader->entry_count(), rep.bytes / 16)));
+    // About two heap bytes per file byte, as for the AOF below.
+    auto held = raise_arena_mark(2 * rep.bytes);
     snapshot_entry e;
     uint64_t entries = 0;
     progress_meter meter{opts_, rep.path, rep.bytes};
@@ -273,6 +276,9 @@ private:
     std::unique_ptr<split_replay> split;
     if (wants_split(*reader))
       split = split_replay::start(fs_, rep.path, opts_.key, out_.data, now_);
+    // A SET of ~100 bytes makes a key of ~200 heap bytes; a split gives
+    // half the keys to the helper (which readies its own arena).
+    auto held = raise_arena_mark(split ? rep.bytes : 2 * rep.bytes);
     while (reader->next(r)) {
       may_expire_ = may_expire_ || sets_deadline(r);
       if (split)

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "codec/aof_reader.hpp"
+#include "codec/arena_mark.hpp"
 
 namespace ember::codec {
 
@@ -119,6 +120,9 @@ struct split_replay::shared {
     auto reader = aof_reader::open(fs, path, key);
     if (!reader)
       return reader.err().message;
+    // Its half of the keys takes about as many heap bytes as the file has
+    // (a SET of ~100 bytes makes a key of ~200).
+    auto held = raise_arena_mark(reader->file_size());
     aof_record r;
     uint64_t i = 0;
     for (; reader->next(r); ++i) {
