@@ -142,9 +142,8 @@ codec::status write_aof(codec::file_system& fs, const file_plan& p,
   while (in->next(r)) {
     if (auto st = out->add(r); !st)
       return st;
-    // Sealed on this thread while the last chunk is written on the writer's.
     if (out->pending_bytes() >= flush_bytes)
-      if (auto st = out->write_behind(); !st)
+      if (auto st = out->flush(); !st)
         return st;
   }
   if (in->end().kind != read_end::clean)

@@ -1,7 +1,6 @@
 // aof_cases.cpp: the AOF writer on its own (no actors): add() per record,
 // one flush per flush_bytes of records (the raw write loop writes the same
-// bytes in the same chunks), under the three fsync policies; and under `no`
-// once more with write_behind() in place of flush(), as bulk writers use it.
+// bytes in the same chunks), under the three fsync policies.
 #include "bench/harness.hpp"
 #include "bench/workload.hpp"
 #include "codec/aof_writer.hpp"
@@ -10,7 +9,7 @@ namespace ember::bench {
 
 namespace {
 
-enum class policy { no, no_behind, everysec, always };
+enum class policy { no, everysec, always };
 
 codec::aof_writer open_fresh(const std::string& path) {
   codec::aof_writer_options o;
@@ -47,7 +46,7 @@ sample write_records(const std::string& path, uint64_t n, policy p) {
     }
     check(w.add(rec));
     if (w.pending_bytes() >= flush_bytes) {
-      check(p == policy::no_behind ? w.write_behind() : w.flush());
+      check(w.flush());
       if (p == policy::everysec && seconds_since(last_sync) >= 1.0) {
         check(w.sync());
         ++syncs;
@@ -68,15 +67,8 @@ sample write_records(const std::string& path, uint64_t n, policy p) {
 void add_aof_cases(runner& r) {
   auto dir = r.case_dir("aof");
   auto n = aof_records(r.opts().quick);
-  r.add({"aof_writer no", "records", false, {{limit::raw_write, true, {}}},
+  r.add({"aof_writer no", "records", false, {{limit::raw_write, true, 0.5}},
          {}, {}, [=] { return write_records(dir + "/no.aof", n, policy::no); }});
-  // Encoding (with the CRC) takes about as long per record as write(2)
-  // does, so in line the writer cannot reach half the raw loop; handing the
-  // writes to the writer's thread overlaps the two.
-  r.add({"aof_writer no, write_behind", "records", false,
-         {{limit::raw_write, true, 0.5}}, {}, {}, [=] {
-           return write_records(dir + "/no-behind.aof", n, policy::no_behind);
-         }});
   r.add({"aof_writer everysec", "records", false, {{limit::raw_write, true, {}}},
          {}, {}, [=] { return write_records(dir + "/everysec.aof", n, policy::everysec); }});
   auto per_record = r.size(2'000, 50);

@@ -1,9 +1,6 @@
 #include "codec/aof_writer.hpp"
 
-#include <system_error>
-
 #include "codec/aof_reader.hpp"
-#include "codec/background_appender.hpp"
 #include "codec/format.hpp"
 
 namespace ember::codec {
@@ -111,10 +108,7 @@ result<aof_writer> aof_writer::open(file_system& fs, const std::string& path,
 
 aof_writer::aof_writer(aof_writer&&) noexcept = default;
 aof_writer& aof_writer::operator=(aof_writer&&) noexcept = default;
-
-aof_writer::~aof_writer() {
-  behind_.reset(); // the thread writes to file_: stop it first
-}
+aof_writer::~aof_writer() = default;
 
 status aof_writer::check_open() const {
   if (failed_)
@@ -129,8 +123,6 @@ status aof_writer::discard_unsynced() {
     return error{errc::invalid_data,
                  "discard_unsynced on the open AOF writer for " + path_
                    + ": only a failed writer may cut its unsynced tail"};
-  behind_.reset(); // waits for a write under way; drops the rest
-  behind_bytes_ = 0;
   if (auto st = file_->truncate(synced_size_); !st)
     return st;
   file_size_ = synced_size_;
@@ -160,43 +152,8 @@ status aof_writer::add(const aof_record& r) {
   return {};
 }
 
-status aof_writer::settle() {
-  if (behind_bytes_ == 0)
-    return {};
-  if (auto st = behind_->finish(); !st)
-    return fail(std::move(st).err());
-  file_size_ += behind_bytes_;
-  behind_bytes_ = 0;
-  return {};
-}
-
-status aof_writer::write_behind() {
-  if (auto st = check_open(); !st)
-    return st;
-  if (pending_.empty())
-    return {};
-  if (!behind_) {
-    try {
-      // One buffer waits while one is written. No writeback is started
-      // (when the AOF reaches the disk is its fsync policy's business), so
-      // the thread need not track the offset that flush() moves too.
-      behind_ = std::make_unique<background_appender>(*file_, file_size_, 1,
-                                                      false);
-    } catch (const std::system_error&) {
-      return flush(); // no thread: write in line, more than promised
-    }
-  }
-  auto n = pending_.size();
-  if (auto st = behind_->submit(pending_, n); !st)
-    return fail(std::move(st).err());
-  behind_bytes_ += n;
-  return {};
-}
-
 status aof_writer::flush() {
   if (auto st = check_open(); !st)
-    return st;
-  if (auto st = settle(); !st)
     return st;
   if (pending_.empty())
     return {};
@@ -209,8 +166,6 @@ status aof_writer::flush() {
 
 status aof_writer::sync() {
   if (auto st = check_open(); !st)
-    return st;
-  if (auto st = settle(); !st)
     return st;
   if (auto st = file_->sync(); !st)
     return fail(std::move(st).err());

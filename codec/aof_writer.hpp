@@ -10,9 +10,6 @@
 // Records are encoded into a pending buffer by add(); flush() writes the
 // whole buffer with one append (group commit: callers batch, then flush once
 // and sync once). Durability: nothing is durable before sync() returns ok.
-// A bulk writer (re-encrypting a data dir, a rewrite's tail) may instead
-// hand full buffers to write_behind(), which writes them on a thread of the
-// writer's own while the caller encodes the next records.
 //
 // After any failed write, truncate or fsync the writer is closed for good:
 // the file's tail is unknown and an fsync that failed once cannot be retried
@@ -35,8 +32,6 @@
 #include "codec/result.hpp"
 
 namespace ember::codec {
-
-class background_appender;
 
 struct aof_writer_options {
   /// Encrypt new files (v3); must outlive the writer. Null: plaintext v2.
@@ -80,26 +75,9 @@ public:
   /// flush() then sync().
   status commit();
 
-  /// Hands the pending bytes to this writer's I/O thread (started on first
-  /// use) and returns without waiting for write(2): the caller encodes the
-  /// next records while the kernel copies these. For bulk writers; not for
-  /// acknowledging a write under `no`, which promises the bytes are in the
-  /// kernel (that is flush()).
-  ///
-  /// Promises: the bytes count in size() at once, and in flushed_size()
-  /// once a later flush(), sync() or commit() returned ok; each of those
-  /// first waits for them. Until then a crash of the process may lose them,
-  /// as it loses pending bytes, and so does destroying the writer (it waits
-  /// for the write under way and drops the one queued after it). Memory
-  /// stays bounded: one buffer is written while one waits; a third call
-  /// blocks until the first is written. A failed background write closes
-  /// the writer; this call or the next one reports it. Without a thread
-  /// (none can be started) this is flush().
-  status write_behind();
-
   /// Bytes in the file, flushed or not yet.
   uint64_t size() const noexcept {
-    return file_size_ + behind_bytes_ + pending_.size();
+    return file_size_ + pending_.size();
   }
   uint64_t pending_bytes() const noexcept {
     return pending_.size();
@@ -141,9 +119,7 @@ public:
   /// beyond synced_size() was acknowledged under `always`; under everysec
   /// those writes are lost as a power loss would lose them).
   status discard_unsynced();
-  /// Bytes flushed to the OS (what a sync started now would cover); bytes
-  /// handed to write_behind() count once a flush() or sync() waited for
-  /// them.
+  /// Bytes flushed to the OS (what a sync started now would cover).
   uint64_t flushed_size() const noexcept {
     return file_size_;
   }
@@ -155,12 +131,7 @@ private:
   aof_writer() = default;
   status fail(error e);
   status check_open() const;
-  status settle();
 
-  // First, so that a move-assignment stops the old thread before the old
-  // file can go (the destructor resets it before the members go).
-  std::unique_ptr<background_appender> behind_;
-  uint64_t behind_bytes_ = 0; // handed to behind_, not yet known written
   std::shared_ptr<writable_file> file_;
   std::optional<aes_gcm> gcm_;
   std::string path_;

@@ -7,11 +7,9 @@
 namespace ember::codec {
 
 background_appender::background_appender(writable_file& file, uint64_t offset,
-                                         size_t max_queued,
-                                         bool start_writeback)
+                                         size_t max_queued)
   : file_(file),
     max_queued_(max_queued == 0 ? 1 : max_queued),
-    start_writeback_(start_writeback),
     offset_(offset),
     thread_([this] { run(); }) {
 }
@@ -77,8 +75,7 @@ void background_appender::run() {
                     buf.size() - c.checksum_from, crc);
       st = file_.append(buf);
       if (st) {
-        if (start_writeback_)
-          file_.start_writeback(offset_, buf.size());
+        file_.start_writeback(offset_, buf.size());
         offset_ += buf.size();
       }
     }

@@ -14,9 +14,9 @@
 // again. At most `max_queued` buffers wait (submit() blocks beyond that), so
 // memory stays bounded whatever the disk's speed.
 //
-// Durability: nothing. Chunks are appended in order and, unless the owner
-// says not to, their writeback is started (writable_file::start_writeback);
-// the caller's sync() after finish() is what makes them durable.
+// Durability: nothing. Chunks are appended in order and their writeback is
+// started (writable_file::start_writeback); the caller's sync() after
+// finish() is what makes them durable.
 //
 // Errors: the first failed append stops every later one; submit() and
 // finish() report it (the file's own error) from then on.
@@ -39,10 +39,9 @@ namespace ember::codec {
 class background_appender {
 public:
   /// Appends to `file` (which must outlive this object), whose size is
-  /// `offset` now; with `start_writeback`, starts each chunk's writeback
-  /// once it is written. Starts the thread (std::system_error if it cannot).
+  /// `offset` now. Starts the thread (std::system_error if it cannot).
   background_appender(writable_file& file, uint64_t offset,
-                      size_t max_queued = 2, bool start_writeback = true);
+                      size_t max_queued = 2);
   /// Stops the thread after the append under way; chunks still queued are
   /// dropped (finish() first writes them).
   ~background_appender();
@@ -68,7 +67,6 @@ private:
 
   writable_file& file_;
   const size_t max_queued_;
-  const bool start_writeback_;
   std::mutex mtx_;
   std::condition_variable wake_;  // the thread: work or stop
   std::condition_variable drained_; // the producer: room or all written

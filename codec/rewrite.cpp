@@ -390,8 +390,7 @@ result<aof_writer> reencode(file_system& fs, aof_reader& tail, uint64_t from,
   auto add = [&](const aof_record& r) -> status {
     if (auto st = w->add(r); !st)
       return st;
-    // The next chunk is encoded (and sealed) while this one is written.
-    return w->pending_bytes() >= copy_chunk ? w->write_behind() : status{};
+    return w->pending_bytes() >= copy_chunk ? w->flush() : status{};
   };
   if (auto st = read_tail(tail, from, rep, add); !st)
     return std::move(st).err();
