@@ -1,5 +1,6 @@
 #include "codec/aof_record.hpp"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -103,17 +104,22 @@ void store_payload(char* p, const R& x) {
   R::describe(e, x);
 }
 
-// Appends tag + payload (`size` bytes, from payload_size) and, for a v2
-// record, its CRC, growing `out` once. (The zero fill of resize is cheaper
-// than the per-field appends it replaces.)
+// Stores tag + payload (`size` bytes, from payload_size) and, for a v2
+// record, its CRC at `p`, which has room for them.
+template <class R>
+void store_encoded(char* p, const R& x, size_t size, bool with_crc) {
+  store_payload(p, x);
+  if (with_crc)
+    unchecked_writer{p + size}.put(crc32(p, size));
+}
+
+// Appends what store_encoded stores, growing `out` once. (The zero fill of
+// resize is cheaper than the per-field appends it replaces.)
 template <class R>
 void append_encoded(std::string& out, const R& x, size_t size, bool with_crc) {
   auto start = out.size();
   out.resize(start + size + (with_crc ? sizeof(uint32_t) : 0));
-  auto p = out.data() + start;
-  store_payload(p, x);
-  if (with_crc)
-    unchecked_writer{p + size}.put(crc32(p, size));
+  store_encoded(out.data() + start, x, size, with_crc);
 }
 
 // -- decoding -----------------------------------------------------------------
@@ -409,13 +415,17 @@ std::string validate(const aof_record& r) {
   return invalid_record(tag, check_fields(r, false));
 }
 
-std::string append_valid(std::string& out, const aof_record& r, bool with_crc) {
+namespace {
+
+// validate(r), then `store(x, payload size)` when valid: one dispatch on the
+// kind, and one walk over the fields for validation and sizing.
+template <class Store>
+std::string if_valid(const aof_record& r, Store&& store) {
   auto tag = tag_of(r);
   if (!tag_supported(tag))
     return unsupported_kind(tag);
   return std::visit(
     [&](const auto& x) {
-      // Validation and sizing in one walk over the fields.
       validator v{false, {}};
       byte_counter c;
       encoder<byte_counter> e{c};
@@ -423,10 +433,29 @@ std::string append_valid(std::string& out, const aof_record& r, bool with_crc) {
       x.describe(walk, x);
       if (v.problem)
         return invalid_record(tag, v.problem);
-      append_encoded(out, x, 1 + c.n, with_crc);
+      store(x, 1 + c.n);
       return std::string{};
     },
     r);
+}
+
+} // namespace
+
+std::string append_valid(std::string& out, const aof_record& r, bool with_crc) {
+  return if_valid(r, [&](const auto& x, size_t size) {
+    append_encoded(out, x, size, with_crc);
+  });
+}
+
+std::string append_valid_at(std::string& buf, size_t& used,
+                            const aof_record& r, bool with_crc) {
+  return if_valid(r, [&](const auto& x, size_t size) {
+    auto need = size + (with_crc ? sizeof(uint32_t) : 0);
+    if (buf.size() - used < need) // geometric, so each byte is zeroed once
+      buf.resize(std::max(2 * buf.size(), used + need));
+    store_encoded(buf.data() + used, x, size, with_crc);
+    used += need;
+  });
 }
 
 field_problem check_fields(const aof_record& r, bool allow_negative_durations) {

@@ -521,6 +521,14 @@ std::string validate(const aof_record& r);
 /// invalid.
 std::string append_valid(std::string& out, const aof_record& r, bool with_crc);
 
+/// append_valid() into `buf` from offset `used` (<= buf.size()), for a
+/// caller that keeps its buffer's size ahead of what it holds: the bytes
+/// from `used` on are scratch. Grows `buf` (geometrically) only when the
+/// record does not fit, then advances `used` past the record. What it
+/// saves over append_valid is the resize, and its zero fill, per record.
+std::string append_valid_at(std::string& buf, size_t& used,
+                            const aof_record& r, bool with_crc);
+
 /// Decodes tag + payload from `in` into `out`. On failure returns false and
 /// `in` says why: eof (the record is cut short) or invalid data. An unknown
 /// or unsupported tag sets `unknown_tag` and returns false.

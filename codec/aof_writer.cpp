@@ -139,15 +139,22 @@ status aof_writer::fail(error e) {
 status aof_writer::add(const aof_record& r) {
   if (failed_)
     return check_open();
-  // v3 seals tag + payload; v2 appends the whole record in place.
-  auto& out = gcm_ ? scratch_ : pending_;
-  if (gcm_)
+  // v3 seals tag + payload; v2 stores the whole record in place.
+  std::string problem;
+  if (gcm_) {
     scratch_.clear();
-  if (auto problem = append_valid(out, r, !gcm_); !problem.empty())
+    problem = append_valid(scratch_, r, false);
+    if (problem.empty()) {
+      pending_.resize(pending_used_); // seal appends
+      gcm_->seal(pending_, scratch_);
+      pending_used_ = pending_.size();
+    }
+  } else {
+    problem = append_valid_at(pending_, pending_used_, r, true);
+  }
+  if (!problem.empty())
     return error{errc::invalid_data, "refusing to log an invalid record to "
                                        + path_ + ": " + problem};
-  if (gcm_)
-    gcm_->seal(pending_, scratch_);
   ++records_;
   return {};
 }
@@ -155,12 +162,13 @@ status aof_writer::add(const aof_record& r) {
 status aof_writer::flush() {
   if (auto st = check_open(); !st)
     return st;
-  if (pending_.empty())
+  if (pending_used_ == 0)
     return {};
-  if (auto st = file_->append(pending_); !st)
+  if (auto st = file_->append(std::string_view{pending_.data(), pending_used_});
+      !st)
     return fail(std::move(st).err());
-  file_size_ += pending_.size();
-  pending_.clear();
+  file_size_ += pending_used_;
+  pending_used_ = 0; // the buffer keeps its size: see pending_
   return {};
 }
 

@@ -77,10 +77,10 @@ public:
 
   /// Bytes in the file, flushed or not yet.
   uint64_t size() const noexcept {
-    return file_size_ + pending_.size();
+    return file_size_ + pending_used_;
   }
   uint64_t pending_bytes() const noexcept {
-    return pending_.size();
+    return pending_used_;
   }
   uint64_t synced_size() const noexcept {
     return synced_size_;
@@ -135,7 +135,11 @@ private:
   std::shared_ptr<writable_file> file_;
   std::optional<aes_gcm> gcm_;
   std::string path_;
+  // Records not yet written: pending_[0, pending_used_). pending_'s size runs
+  // ahead (the rest is scratch, zeroed once when it grew), so that a record
+  // is stored without resizing the string each time (append_valid_at).
   std::string pending_;
+  size_t pending_used_ = 0;
   std::string scratch_;
   uint64_t file_size_ = 0;
   uint64_t synced_size_ = 0;
