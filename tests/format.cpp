@@ -154,6 +154,11 @@ CAF_TEST(record validation rejects what readers reject) {
     CAF_CHECK_EQUAL(append_valid(out, bad, true), why);
     CAF_CHECK_EQUAL(append_valid(out, bad, false), why);
     CAF_CHECK_EQUAL(out, "kept");
+    std::string buf = "kept....";
+    size_t used = 4;
+    CAF_CHECK_EQUAL(append_valid_at(buf, used, bad, true), why);
+    CAF_CHECK_EQUAL(buf, "kept....");
+    CAF_CHECK_EQUAL(used, 4u);
     CAF_CHECK(!why.empty());
   }
 }
@@ -244,4 +249,26 @@ CAF_TEST(encoded_payload_size counts what encode_payload appends) {
       CAF_CHECK_EQUAL(append_valid(plain, r, false), "");
       CAF_CHECK_EQUAL(plain, payload);
     }
+}
+
+CAF_TEST(append_valid_at stores what append_valid appends) {
+  // The AOF writer's buffer: its size runs ahead of `used`, and the bytes
+  // after `used` are scratch (here: left over from earlier records).
+  ember::test::record_randomizer gen{12};
+  std::string expected;
+  std::string buf;
+  size_t used = 0;
+  for (int i = 0; i < 3000; ++i) {
+    auto r = gen.next();
+    auto crc = i % 3 != 0;
+    CAF_REQUIRE_EQUAL(append_valid(expected, r, crc), "");
+    CAF_REQUIRE_EQUAL(append_valid_at(buf, used, r, crc), "");
+    CAF_REQUIRE_EQUAL(used, expected.size());
+    CAF_REQUIRE(buf.size() >= used);
+    CAF_REQUIRE_EQUAL(buf.compare(0, used, expected), 0);
+    if (i % 500 == 499) { // a flush: start over in the same buffer
+      expected.clear();
+      used = 0;
+    }
+  }
 }
