@@ -6,6 +6,7 @@
 #include <future>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include "caf/event_based_actor.hpp"
 #include "caf/scoped_actor.hpp"
@@ -156,11 +157,14 @@ caf::behavior producer(caf::event_based_actor* self, int p, load l,
   return {[](int) {}};
 }
 
-uint64_t total_fsyncs(const std::vector<shard_stats>& s) {
-  uint64_t n = 0;
-  for (auto& x : s)
-    n += x.writer.fsyncs;
-  return n;
+// Fsyncs and appends (write(2) calls) the shards' writers issued so far.
+std::pair<uint64_t, uint64_t> writer_calls(const std::vector<shard_stats>& s) {
+  uint64_t fsyncs = 0, writes = 0;
+  for (auto& x : s) {
+    fsyncs += x.writer.fsyncs;
+    writes += x.writer.batches;
+  }
+  return {fsyncs, writes};
 }
 
 } // namespace
@@ -169,7 +173,7 @@ sample drive(shard_env& env, const load& l) {
   auto out = std::make_shared<progress>();
   out->latencies.resize(size_t(l.producers));
   auto finished = out->done.get_future();
-  auto fsyncs_before = total_fsyncs(env.stats());
+  auto before = writer_calls(env.stats());
   std::atomic<bool> running{true};
   std::atomic<uint64_t> peak{0};
   std::thread poller([&] {
@@ -191,10 +195,14 @@ sample drive(shard_env& env, const load& l) {
     s.latencies_us.insert(s.latencies_us.end(), v.begin(), v.end());
   s.items = s.latencies_us.size();
   s.bytes = out->bytes;
-  auto fsyncs = double(total_fsyncs(env.stats()) - fsyncs_before);
+  auto after = writer_calls(env.stats());
+  auto fsyncs = double(after.first - before.first);
+  auto writes = double(after.second - before.second);
   s.extra["fsyncs"] = fsyncs;
   if (fsyncs > 0)
     s.extra["records_per_fsync"] = double(s.items) / fsyncs;
+  if (writes > 0)
+    s.extra["records_per_write"] = double(s.items) / writes;
   s.extra["peak_writer_bytes"] = double(peak);
   s.extra["errors"] = double(out->errors);
   return s;

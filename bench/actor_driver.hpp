@@ -59,7 +59,8 @@ struct load {
 /// Sends load.writes SETs (keys first_key ...) through the shards and waits
 /// for every acknowledgement. The sample holds acked records, their encoded
 /// bytes, every ack latency, and extras: fsyncs (writer_stats delta over all
-/// shards), records_per_fsync, peak_writer_bytes (largest pending_bytes, the
+/// shards), records_per_fsync, records_per_write (acked records per write(2)
+/// of the writers, writer_stats::batches), peak_writer_bytes (largest pending_bytes, the
 /// writer's buffer, a writer reported while the load ran, polled every 10 ms) and
 /// errors (requests answered with an error).
 sample drive(shard_env& env, const load& l);
