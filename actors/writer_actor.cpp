@@ -100,6 +100,22 @@ uint64_t release_synced(writer_ptr self, uint64_t offset) {
   return records;
 }
 
+// Writes the pending buffer with one append. False when that failed: every
+// waiting request has its error then and the writer is quitting.
+bool write_pending(writer_ptr self) {
+  auto& st = self->state;
+  auto pending = aof(self).pending_bytes();
+  if (pending == 0)
+    return true;
+  if (auto s = aof(self).flush(); !s) {
+    fail_all(self, from_codec(s.err()));
+    return false;
+  }
+  st.stats.batches++;
+  st.stats.bytes_written += pending;
+  return true;
+}
+
 void start_sync(writer_ptr self, bool may_hold = true);
 
 void on_synced(writer_ptr self, uint64_t upto) {
@@ -140,20 +156,23 @@ bool hold_sync(writer_ptr self) {
   return true;
 }
 
-// Starts an fsync covering everything written so far, unless one runs (or
-// a group-commit hold waits for more, when `may_hold`).
+// Writes what is pending and starts an fsync covering everything appended
+// so far, unless one runs (or a group-commit hold waits for more, when
+// `may_hold`).
 void start_sync(writer_ptr self, bool may_hold) {
   auto& st = self->state;
   if (st.sync_running)
     return;
-  auto upto = aof(self).flushed_size();
-  if (upto <= aof(self).synced_size()) {
-    release_synced(self, upto);
+  if (aof(self).size() <= aof(self).synced_size()) {
+    release_synced(self, aof(self).synced_size());
     return;
   }
   if (may_hold && hold_sync(self))
     return;
   st.holding = false;
+  if (!write_pending(self))
+    return;
+  auto upto = aof(self).flushed_size();
   st.sync_running = true;
   st.sync_started = std::chrono::steady_clock::now();
   auto gen = st.generation;
@@ -181,20 +200,15 @@ void start_sync(writer_ptr self, bool may_hold) {
       });
 }
 
-// Writes the pending buffer with one append, then replies or syncs.
+// The end of a mailbox drain. `everysec` and `no`: write everything the
+// drain appended with one append, then reply. `always`: nothing is
+// acknowledged before an fsync, and none can start while one runs or a
+// group-commit hold waits, so the bytes are written when the fsync that
+// covers them starts (start_sync): one write(2) per fsync. (Written per
+// drain instead, 64 producers took one write(2) per record.)
 void flush(writer_ptr self) {
   auto& st = self->state;
   st.flush_scheduled = false;
-  auto pending = aof(self).pending_bytes();
-  if (pending > 0) {
-    if (auto s = aof(self).flush(); !s) {
-      fail_all(self, from_codec(s.err()));
-      return;
-    }
-    st.stats.batches++;
-    st.stats.bytes_written += pending;
-  }
-  auto written = aof(self).flushed_size();
   if (st.cfg.policy == fsync_policy::always) {
     while (!st.unwritten.empty()) {
       st.unsynced_records += st.unwritten.front().records;
@@ -202,9 +216,10 @@ void flush(writer_ptr self) {
       st.unwritten.pop_front();
     }
     start_sync(self);
-  } else {
-    release(st.unwritten, written);
+    return;
   }
+  if (write_pending(self))
+    release(st.unwritten, aof(self).flushed_size());
 }
 
 void schedule_flush(writer_ptr self) {
@@ -232,7 +247,11 @@ void start_syncer(writer_ptr self) {
 caf::result<uint64_t> switch_to_fresh_aof(writer_ptr self, uint64_t offset) {
   auto& st = self->state;
   auto& cfg = st.cfg;
+  // Every appended record must be in the old file before its tail (from
+  // `offset`) is copied over.
   flush(self);
+  if (!aof(self).closed())
+    write_pending(self);
   if (aof(self).closed())
     return make_error(persist_errc::io_error,
                       "the AOF writer failed before the rewrite could switch");
@@ -312,10 +331,11 @@ writer_actor::behavior_type writer_impl(writer_ptr self, writer_config cfg) {
       start_sync(self);
     },
     [self](sync_atom) -> caf::result<uint64_t> {
-      // Write what is pending, then wait for an fsync that covers it.
+      // Wait for an fsync that covers everything appended so far (written
+      // when that fsync starts).
       flush(self);
       auto rp = self->make_response_promise<uint64_t>();
-      self->state.unsynced.push_back(waiter{rp, aof(self).flushed_size()});
+      self->state.unsynced.push_back(waiter{rp, aof(self).size()});
       start_sync(self, false); // asked for explicitly: no hold
       return rp;
     },

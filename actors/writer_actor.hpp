@@ -10,19 +10,21 @@
 //   tick                      everysec: fsync unless one is still running
 //                             (then count a delayed fsync, as Redis does);
 //                             always: end a group-commit hold, fsync now
-//   sync -> offset            flush and fsync now (any policy)
+//   sync -> offset            write and fsync everything appended so far
+//                             (any policy)
 //   stats -> writer_stats
 //   snapshot -> L             the snapshot point of a rewrite
 //   rewrite(L) -> size        switch to the fresh AOF and commit the rewrite
 //
-// Group commit: every append already waiting in the mailbox is written with
-// one write(2) (the writer sends itself `flush` behind them). With `always`
-// the fsync runs in a separate syncer actor (its own thread by default), so
-// appends that arrive during an fsync are written meanwhile and form the
-// next batch: one fsync per batch, never one per record, and no reply
-// before the fsync that covers it. Right after an fsync the writer may hold
-// the next one back briefly until the batch is whole again
-// (writer_config::group_commit_wait).
+// Group commit: under `everysec` and `no`, every append already waiting in
+// the mailbox is written with one write(2) (the writer sends itself `flush`
+// behind them). With `always` the fsync runs in a separate syncer actor
+// (its own thread by default), so appends that arrive during an fsync are
+// encoded meanwhile and form the next batch, written with one write(2) when
+// its fsync starts: one write and one fsync per batch, never one per
+// record, and no reply before the fsync that covers it. Right after an
+// fsync the writer may hold the next one back briefly until the batch is
+// whole again (writer_config::group_commit_wait).
 //
 // Failure: a failed write or fsync fails every waiting request with
 // io_error and the writer quits with that error; its supervisor reopens the

@@ -117,6 +117,7 @@ CAF_TEST(always is group commit with no ack before its fsync) {
   auto w = start(fsync_policy::always);
   auto log = std::make_shared<ack_log>();
   auto syncs_before = fs.count(codec::fault_op::sync);
+  auto writes_before = fs.count(codec::fault_op::write);
   constexpr int producers = 64;
   constexpr int each = 10;
   for (int p = 0; p < producers; ++p)
@@ -125,9 +126,14 @@ CAF_TEST(always is group commit with no ack before its fsync) {
   CAF_REQUIRE_EQUAL(log->acked.size(), size_t{producers * each});
   CAF_CHECK(log->errors.empty());
   auto syncs = fs.count(codec::fault_op::sync) - syncs_before;
-  CAF_MESSAGE(producers * each << " records, " << syncs << " fsyncs");
+  auto writes = fs.count(codec::fault_op::write) - writes_before;
+  CAF_MESSAGE(producers * each << " records, " << writes << " writes, "
+                               << syncs << " fsyncs");
   CAF_CHECK(syncs <= 2 * each);         // one per round of 64, not per record
   CAF_CHECK(syncs * 20 < producers * each);
+  // A batch is written when its fsync starts: one write(2) per fsync.
+  CAF_CHECK_EQUAL(writes, syncs);
+  CAF_CHECK_EQUAL(ask<writer_stats>(w, stats_atom::value).batches, writes);
   for (auto n : log->syncs_at_ack)
     CAF_CHECK(n > syncs_before);
   // Acknowledged means durable: a power cut now loses none of them.
@@ -180,6 +186,68 @@ CAF_TEST(always holds an fsync back until its batch is whole again) {
   append(2);
   CAF_CHECK_EQUAL(syncs(), before + 4);
   CAF_CHECK_EQUAL(acked(), 2u);
+}
+
+CAF_TEST(always writes what waits for an fsync when that fsync starts) {
+  // A long hold keeps the second batch waiting: sched.run() delivers
+  // messages only, it fires no timer.
+  auto w = start(fsync_policy::always, std::chrono::seconds(1));
+  using pending_t = decltype(self->request(w, caf::infinite, append_atom::value,
+                                           record_batch{}));
+  std::vector<pending_t> pending;
+  std::vector<std::string> keys;
+  auto append = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      keys.push_back("k" + std::to_string(keys.size()));
+      pending.push_back(self->request(
+        w, caf::infinite, append_atom::value,
+        record_batch{{codec::rec::set{keys.back(), "v", -1}}}));
+    }
+    sched.run();
+  };
+  auto last_ack = [&] {
+    uint64_t last = 0;
+    for (auto& p : pending)
+      p.receive([&](uint64_t offset) { last = std::max(last, offset); },
+                [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+    pending.clear();
+    return last;
+  };
+  auto stats = [&] {
+    writer_stats out;
+    auto p = self->request(w, caf::infinite, stats_atom::value);
+    sched.run();
+    p.receive([&](writer_stats& x) { out = x; },
+              [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+    return out;
+  };
+  auto writes = [&] { return fs.count(codec::fault_op::write); };
+  auto syncs = [&] { return fs.count(codec::fault_op::sync); };
+  append(4); // the first batch: written and fsynced at once
+  auto w0 = writes();
+  auto s0 = syncs();
+  last_ack();
+  // One of the four comes back: held for the others, and not written
+  // (nothing could acknowledge it before its fsync anyway).
+  append(1);
+  CAF_CHECK_EQUAL(writes(), w0);
+  CAF_CHECK_EQUAL(syncs(), s0);
+  CAF_CHECK(stats().pending_bytes > 0);
+  // An explicit sync ends the hold and covers it, with one write(2).
+  append(1);
+  auto covered = self->request(w, caf::infinite, sync_atom::value);
+  sched.run();
+  CAF_CHECK_EQUAL(writes(), w0 + 1);
+  CAF_CHECK_EQUAL(syncs(), s0 + 1);
+  auto last = last_ack();
+  covered.receive([&](uint64_t offset) { CAF_CHECK_EQUAL(offset, last); },
+                  [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+  auto after = stats();
+  CAF_CHECK_EQUAL(after.pending_bytes, 0u);
+  CAF_CHECK_EQUAL(after.unsynced_bytes, 0u);
+  CAF_REQUIRE(fs.crash());
+  CAF_CHECK_EQUAL(keys_on_disk(),
+                  (std::set<std::string>{keys.begin(), keys.end()}));
 }
 
 CAF_TEST(everysec and no acknowledge once written and count delayed fsyncs) {
