@@ -5,6 +5,10 @@
 #include "caf/test/dsl.hpp"
 #include "caf/test/unit_test_impl.hpp"
 
+#include <algorithm>
+#include <utility>
+#include <vector>
+
 #include "actors/writer_actor.hpp"
 #include "codec/aof_reader.hpp"
 #include "codec/fault_injection_file_system.hpp"
@@ -70,15 +74,57 @@ struct fixture : test_coordinator_fixture<config> {
     run();
   }
 
-  /// Sends a request from the test's scoped actor and returns the reply.
+  /// Sends a request from the test's scoped actor and returns the reply
+  /// (run(): timers fire too).
   template <class T, class Handle, class... Ts>
   T ask(const Handle& h, Ts... xs) {
+    return ask_with<T>([this] { run(); }, h, xs...);
+  }
+
+  /// ask(), delivering messages only: no timer fires, so a group-commit
+  /// hold stays armed.
+  template <class T, class Handle, class... Ts>
+  T ask_messages_only(const Handle& h, Ts... xs) {
+    return ask_with<T>([this] { sched.run(); }, h, xs...);
+  }
+
+  template <class T, class Run, class Handle, class... Ts>
+  T ask_with(Run run_it, const Handle& h, Ts... xs) {
     auto pending = self->request(h, caf::infinite, xs...);
-    run();
+    run_it();
     T result{};
     pending.receive([&](T& x) { result = std::move(x); },
                     [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
     return result;
+  }
+
+  // Appends sent by the test, one SET each, not yet acknowledged.
+  using pending_append = decltype(std::declval<caf::scoped_actor&>()->request(
+    std::declval<writer_actor&>(), caf::infinite, append_atom::value,
+    record_batch{}));
+  std::vector<pending_append> appends;
+  std::vector<std::string> appended_keys;
+
+  /// Sends `n` single-SET appends to `w`, then delivers messages only.
+  void append(const writer_actor& w, int n) {
+    for (int i = 0; i < n; ++i) {
+      appended_keys.push_back("k" + std::to_string(appended_keys.size()));
+      appends.push_back(self->request(
+        w, caf::infinite, append_atom::value,
+        record_batch{{codec::rec::set{appended_keys.back(), "v", -1}}}));
+    }
+    sched.run();
+  }
+
+  /// The offsets the appends sent so far were acknowledged with (any
+  /// error fails the test); forgets them.
+  std::vector<uint64_t> take_acks() {
+    std::vector<uint64_t> offsets;
+    for (auto& p : appends)
+      p.receive([&](uint64_t offset) { offsets.push_back(offset); },
+                [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+    appends.clear();
+    return offsets;
   }
 
   writer_actor start(fsync_policy policy,
@@ -145,25 +191,9 @@ CAF_TEST(always is group commit with no ack before its fsync) {
 
 CAF_TEST(always holds an fsync back until its batch is whole again) {
   auto w = start(fsync_policy::always, std::chrono::seconds(1));
-  using pending_t = decltype(self->request(w, caf::infinite, append_atom::value,
-                                           record_batch{}));
-  std::vector<pending_t> pending;
-  auto append = [&](int n) {
-    for (int i = 0; i < n; ++i) {
-      auto key = "k" + std::to_string(pending.size());
-      pending.push_back(self->request(w, caf::infinite, append_atom::value,
-                                      record_batch{{codec::rec::set{key, "v", -1}}}));
-    }
-    sched.run(); // messages only: the fixture's run() also fires timers
-  };
-  auto acked = [&] {
-    size_t n = 0;
-    for (auto& p : pending)
-      p.receive([&](uint64_t) { ++n; },
-                [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
-    pending.clear();
-    return n;
-  };
+  // append() delivers messages only: the fixture's run() also fires timers.
+  auto append = [&](int n) { this->append(w, n); };
+  auto acked = [&] { return take_acks().size(); };
   auto syncs = [&] { return fs.count(codec::fault_op::sync); };
   auto before = syncs();
   append(8); // the first batch: nothing to wait for
@@ -192,34 +222,14 @@ CAF_TEST(always writes what waits for an fsync when that fsync starts) {
   // A long hold keeps the second batch waiting: sched.run() delivers
   // messages only, it fires no timer.
   auto w = start(fsync_policy::always, std::chrono::seconds(1));
-  using pending_t = decltype(self->request(w, caf::infinite, append_atom::value,
-                                           record_batch{}));
-  std::vector<pending_t> pending;
-  std::vector<std::string> keys;
-  auto append = [&](int n) {
-    for (int i = 0; i < n; ++i) {
-      keys.push_back("k" + std::to_string(keys.size()));
-      pending.push_back(self->request(
-        w, caf::infinite, append_atom::value,
-        record_batch{{codec::rec::set{keys.back(), "v", -1}}}));
-    }
-    sched.run();
-  };
+  auto append = [&](int n) { this->append(w, n); };
   auto last_ack = [&] {
-    uint64_t last = 0;
-    for (auto& p : pending)
-      p.receive([&](uint64_t offset) { last = std::max(last, offset); },
-                [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
-    pending.clear();
-    return last;
+    auto offsets = take_acks();
+    return offsets.empty() ? 0 : *std::max_element(offsets.begin(),
+                                                     offsets.end());
   };
   auto stats = [&] {
-    writer_stats out;
-    auto p = self->request(w, caf::infinite, stats_atom::value);
-    sched.run();
-    p.receive([&](writer_stats& x) { out = x; },
-              [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
-    return out;
+    return ask_messages_only<writer_stats>(w, stats_atom::value);
   };
   auto writes = [&] { return fs.count(codec::fault_op::write); };
   auto syncs = [&] { return fs.count(codec::fault_op::sync); };
@@ -246,8 +256,8 @@ CAF_TEST(always writes what waits for an fsync when that fsync starts) {
   CAF_CHECK_EQUAL(after.pending_bytes, 0u);
   CAF_CHECK_EQUAL(after.unsynced_bytes, 0u);
   CAF_REQUIRE(fs.crash());
-  CAF_CHECK_EQUAL(keys_on_disk(),
-                  (std::set<std::string>{keys.begin(), keys.end()}));
+  CAF_CHECK_EQUAL(keys_on_disk(), (std::set<std::string>{
+                                    appended_keys.begin(), appended_keys.end()}));
 }
 
 CAF_TEST(everysec and no acknowledge once written and count delayed fsyncs) {
