@@ -377,6 +377,12 @@ const entry* keyspace::find(std::string_view key) const {
   return seg ? seg->map.find(key, h) : nullptr;
 }
 
+void keyspace::prefetch(std::string_view key) const noexcept {
+  auto h = hash_of(key);
+  if (auto* seg = seg_at(segment_of(h)))
+    seg->map.prefetch(h);
+}
+
 entry* keyspace::find(std::string_view key) {
   auto h = hash_of(key);
   auto idx = segment_of(h);

@@ -309,6 +309,12 @@ public:
   bool has_open_views();
 
   const entry* find(std::string_view key) const;
+  /// Loads into the cache the slot where a lookup of `key` starts. A
+  /// caller about to touch many keys (a batch) calls this for all of them
+  /// first, so that their cache misses overlap instead of coming one after
+  /// the other (on 1M keys a SET of a new key spent ~40% of its time in
+  /// that one miss). Changes nothing; callable wherever find() const is.
+  void prefetch(std::string_view key) const noexcept;
   /// For writing: the entry is private to this keyspace (its segment is
   /// cloned first if a view shares it).
   entry* find(std::string_view key);

@@ -102,6 +102,28 @@ CAF_TEST(writes work in place again once every view is gone) {
   CAF_CHECK_EQUAL(before, again); // no clone: the same entry
 }
 
+CAF_TEST(prefetching keys changes nothing and clones nothing) {
+  keyspace empty; // no segments yet
+  empty.prefetch("anything");
+  CAF_CHECK(empty.empty());
+  CAF_CHECK(empty.find("anything") == nullptr);
+  auto live = numbered(1000);
+  auto* before = live.find(key_of(7));
+  auto view = live.freeze();
+  for (int i = 0; i < 2000; ++i) { // half present, half missing
+    live.prefetch(key_of(i));
+    view.prefetch(key_of(i));
+  }
+  CAF_CHECK(holds_numbers(live, 1000));
+  CAF_CHECK(holds_numbers(view, 1000));
+  CAF_CHECK(live.find(key_of(1500)) == nullptr);
+  // A write after the prefetch still clones the shared segment (the
+  // prefetch took nothing private): the view keeps its value.
+  *get_if<std::string>(&live.find(key_of(7))->val) = "changed";
+  CAF_CHECK(live.find(key_of(7)) != before);
+  CAF_CHECK_EQUAL(*get_if<std::string>(&view.find(key_of(7))->val), "7");
+}
+
 CAF_TEST(segments move between keyspaces without copying) {
   auto ks = numbered(5'000);
   keyspace odd;
