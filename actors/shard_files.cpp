@@ -20,8 +20,7 @@ codec::result<std::string> copy_aside(codec::file_system& fs,
 
 } // namespace
 
-codec::result<shard_files> open_shard_files(const shard_options& opts,
-                                            std::optional<bool> split_replay) {
+codec::result<shard_files> open_shard_files(const shard_options& opts) {
   auto& fs = *opts.fs;
   // A rewrite interrupted by a crash is settled first: rolled forward if it
   // was committed, else its temporaries are dropped.
@@ -36,7 +35,6 @@ codec::result<shard_files> open_shard_files(const shard_options& opts,
   ropts.policy = opts.on_corruption;
   ropts.on_progress = opts.recovery_progress;
   ropts.now_ms = codec::unix_now_ms();
-  ropts.split_replay = split_replay;
   if (auto exists = fs.exists(snap); exists && *exists)
     if (auto mtime = fs.modified_ms(snap))
       ropts.snapshot_time_ms = std::min(*mtime, *ropts.now_ms);

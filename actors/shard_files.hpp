@@ -12,7 +12,6 @@
 #pragma once
 
 #include <memory>
-#include <optional>
 
 #include "actors/shard_options.hpp"
 #include "codec/aof_writer.hpp"
@@ -27,10 +26,6 @@ struct shard_files {
   std::vector<std::string> set_aside; ///< copies of damaged files
 };
 
-/// `split_replay`: recovery_options::split_replay (unset: when it pays);
-/// false where other shards recover side by side and fill the CPUs.
-codec::result<shard_files>
-open_shard_files(const shard_options& opts,
-                 std::optional<bool> split_replay = std::nullopt);
+codec::result<shard_files> open_shard_files(const shard_options& opts);
 
 } // namespace ember::actors

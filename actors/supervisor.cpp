@@ -242,15 +242,10 @@ std::vector<codec::result<shard_files>>
 recover_all(const std::vector<shard_options>& shards, size_t threads) {
   std::vector<std::optional<codec::result<shard_files>>> found(shards.size());
   std::atomic<size_t> next{0};
-  // Shards recovering side by side fill the CPUs already: none splits its
-  // own replay over a second thread (codec/split_replay.hpp) on top.
-  auto split = std::min(threads, shards.size()) > 1
-                 ? std::optional<bool>{false}
-                 : std::nullopt;
   auto work = [&]() noexcept {
     for (size_t i; (i = next++) < shards.size();) {
       try {
-        found[i] = open_shard_files(shards[i], split);
+        found[i] = open_shard_files(shards[i]);
       } catch (const std::exception& e) {
         found[i] = codec::error{
           codec::errc::io_error,

@@ -4,10 +4,10 @@
 #include <initializer_list>
 #include <memory>
 #include <string_view>
-#include <thread>
 #include <utility>
 
 #include "codec/arena_mark.hpp"
+#include "codec/replay_window.hpp"
 #include "codec/snapshot_reader.hpp"
 #include "codec/split_replay.hpp"
 
@@ -16,8 +16,6 @@ namespace ember::codec {
 namespace {
 
 constexpr uint64_t shard_id_offset = 5; // after magic + version
-// Below this (~80K records) a second replay thread buys little.
-constexpr uint64_t split_min_bytes = uint64_t{8} << 20;
 
 // Calls recovery_options::on_progress every progress_step bytes of a large
 // file; one comparison per record otherwise.
@@ -274,19 +272,21 @@ private:
     replay_stats stats;
     progress_meter meter{opts_, rep.path, rep.bytes};
     std::unique_ptr<split_replay> split;
-    if (wants_split(*reader))
+    if (wants_split())
       split = split_replay::start(fs_, rep.path, opts_.key, out_.data, now_);
     // A SET of ~100 bytes makes a key of ~200 heap bytes; a split gives
     // half the keys to the helper (which readies its own arena).
     auto held = raise_arena_mark(split ? rep.bytes : 2 * rep.bytes);
+    replay_window window{now_};
     while (reader->next(r)) {
       may_expire_ = may_expire_ || sets_deadline(r);
       if (split)
-        split->apply(out_.data, std::move(r), stats);
+        split->apply(out_.data, r, stats);
       else
-        apply(out_.data, std::move(r), now_, &stats);
+        window.push(out_.data, r, stats);
       meter.at(reader->info().offset);
     }
+    window.flush(out_.data, stats);
     if (split) {
       if (auto st = split->finish(out_.data, reader->records_read(),
                                   reader->valid_end(), stats);
@@ -316,11 +316,8 @@ private:
                    with_aof_hints);
   }
 
-  bool wants_split(const aof_reader& reader) const {
-    if (opts_.split_replay)
-      return *opts_.split_replay;
-    return reader.version() == 2 && reader.file_size() >= split_min_bytes
-           && std::thread::hardware_concurrency() >= 2;
+  bool wants_split() const {
+    return opts_.split_replay.value_or(false);
   }
 
   /// A file shorter than its header is what a crash leaves while the AOF is

@@ -47,10 +47,13 @@ struct recovery_options {
   /// read, with (path, bytes read, file size). Smaller files report none.
   std::function<void(const std::string&, uint64_t, uint64_t)> on_progress;
   uint64_t progress_step = uint64_t{64} << 20;
-  /// Replay the AOF on two threads (split_replay.hpp): unset = when it
-  /// pays, i.e. a plaintext AOF of 8 MiB or more on a machine with two
-  /// CPUs or more; true = whenever a second thread starts (tests); false =
-  /// never. The keyspace is the same either way.
+  /// Replay the AOF on two threads (split_replay.hpp): true = whenever a
+  /// second thread starts; unset or false = on the calling thread. One
+  /// thread is the default because, since it replays in groups with their
+  /// keys fetched together (replay_window.hpp), it beat two threads on
+  /// this 2-CPU machine (BENCHMARKS.md: each of the two decodes the whole
+  /// file, which the faster inserts no longer hide). The keyspace is the
+  /// same either way.
   std::optional<bool> split_replay;
 };
 

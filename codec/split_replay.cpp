@@ -64,7 +64,7 @@ side side_of(const aof_record& r) noexcept {
 struct split_replay::shared {
   shared(file_system& f, const std::string& p, const encryption_key* k,
          int64_t now)
-    : fs(f), path(p), key(k), now_ms(now) {
+    : fs(f), path(p), key(k), now_ms(now), window(now) {
   }
 
   file_system& fs;
@@ -93,6 +93,7 @@ struct split_replay::shared {
   std::atomic<bool> stop_soon{false}; ///< read without the lock
 
   // The caller's own (no lock).
+  replay_window window;   ///< its half's records not applied yet
   uint64_t index = 0;     ///< of the record being applied
   unsigned rendezvous = 0;
   bool alone = false;     ///< the helper left; the caller applies all
@@ -124,12 +125,14 @@ struct split_replay::shared {
     // (a SET of ~100 bytes makes a key of ~200).
     auto held = raise_arena_mark(reader->file_size());
     aof_record r;
+    replay_window ahead{now_ms};
     uint64_t i = 0;
     for (; reader->next(r); ++i) {
       auto s = side_of(r);
       if (s == side::helper) {
-        codec::apply(part, std::move(r), now_ms, &stats);
+        ahead.push(part, r, stats);
       } else if (s == side::both) {
+        ahead.flush(part, stats); // the caller is about to take `part`
         std::unique_lock<std::mutex> lock{mtx};
         waiting = true;
         waiting_at = i;
@@ -142,6 +145,7 @@ struct split_replay::shared {
       if ((i & stop_check_mask) == 0 && stop_soon.load(std::memory_order_relaxed))
         return {};
     }
+    ahead.flush(part, stats);
     std::lock_guard<std::mutex> guard{mtx};
     records = reader->records_read();
     valid_end = reader->valid_end();
@@ -217,19 +221,22 @@ split_replay::start(file_system& fs, const std::string& path,
   return std::make_unique<split_replay>(only_start{}, std::move(s));
 }
 
-void split_replay::apply(keyspace& ks, aof_record&& r, replay_stats& stats) {
+void split_replay::apply(keyspace& ks, aof_record& r, replay_stats& stats) {
   auto& s = *s_;
   auto side = s.alone ? side::caller : side_of(r);
-  if (side == side::caller)
-    codec::apply(ks, std::move(r), s.now_ms, &stats);
-  else if (side == side::both)
+  if (side == side::caller) {
+    s.window.push(ks, r, stats);
+  } else if (side == side::both) {
+    s.window.flush(ks, stats); // before the rendezvous touches ks
     s.meet(ks, std::move(r), stats);
+  }
   ++s.index;
 }
 
 status split_replay::finish(keyspace& ks, uint64_t records, uint64_t valid_end,
                             replay_stats& stats) {
   auto& s = *s_;
+  s.window.flush(ks, stats);
   {
     std::unique_lock<std::mutex> lock{s.mtx};
     s.cv.wait(lock, [&s] { return s.ended || s.waiting; });

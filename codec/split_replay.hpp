@@ -1,6 +1,10 @@
 // split_replay.hpp: replays an AOF on two threads, each applying the
 // records of half the keyspace's segments.
 //
+// Opt-in (recovery_options::split_replay): since replay fetches the keys
+// of 16 records at a time (replay_window.hpp), one thread was faster than
+// two on the 2-CPU machine measured (BENCHMARKS.md).
+//
 // Why: replaying a big AOF waits on memory (each insert's slot and the
 // heap blocks of its key and value are cache misses, with page faults on
 // top while the heap grows), not on decoding. A second thread applying
@@ -39,6 +43,7 @@
 #include "codec/file_system.hpp"
 #include "codec/keyspace.hpp"
 #include "codec/replay.hpp"
+#include "codec/replay_window.hpp"
 #include "codec/result.hpp"
 
 namespace ember::codec {
@@ -61,10 +66,11 @@ public:
   split_replay& operator=(const split_replay&) = delete;
 
   /// The next record the caller's reader returned, in file order: applied
-  /// to `ks` if it belongs to the caller's half, skipped if to the
-  /// helper's, applied at a rendezvous if to both. `ks` is the keyspace
-  /// given to start().
-  void apply(keyspace& ks, aof_record&& r, replay_stats& stats);
+  /// to `ks` if it belongs to the caller's half (a few records later, see
+  /// replay_window.hpp; `r` comes back holding a spent record), skipped if
+  /// to the helper's, applied at a rendezvous if to both. `ks` is the
+  /// keyspace given to start(); it is complete only after finish().
+  void apply(keyspace& ks, aof_record& r, replay_stats& stats);
 
   /// After the caller's reader ended, having returned `records` records and
   /// ending its last whole record at `valid_end`: waits for the helper,

@@ -23,6 +23,7 @@
 #include "codec/keyspace.hpp"
 #include "codec/recovery.hpp"
 #include "codec/replay.hpp"
+#include "codec/replay_window.hpp"
 #include "tests/test_support.hpp"
 
 using namespace ember::codec;
@@ -1526,6 +1527,35 @@ CAF_TEST(readying an arena keeps one piece and gives the rest back) {
       CAF_CHECK_LESS(in_use(), before + 4096);
   }};
   t.join();
+}
+
+CAF_TEST(a replay window applies what applying each record as read does) {
+  // Few keys, so that records in one window touch the same key (a SET, a
+  // DEL, a SET again); lengths around the window's size cover a partial
+  // last group, and flushes in the middle cover a rendezvous.
+  auto d = replay_window::depth;
+  for (size_t n : {size_t{0}, size_t{1}, d - 1, d, d + 1, 3 * d + 5, size_t{5000}}) {
+    auto log = mixed_log(n, 12, n / 50);
+    keyspace direct;
+    replay_stats direct_stats;
+    for (auto& r : log)
+      ember::codec::apply(direct, r, now, &direct_stats);
+    keyspace windowed;
+    replay_stats windowed_stats;
+    replay_window w{now};
+    for (size_t i = 0; i < log.size(); ++i) {
+      auto r = log[i];
+      w.push(windowed, r, windowed_stats);
+      CAF_CHECK_LESS(w.size(), d);
+      if (i % 37 == 36)
+        w.flush(windowed, windowed_stats);
+    }
+    w.flush(windowed, windowed_stats);
+    CAF_CHECK_EQUAL(w.size(), 0u);
+    CAF_CHECK(windowed == direct);
+    CAF_CHECK_EQUAL(windowed_stats.applied, direct_stats.applied);
+    CAF_CHECK_EQUAL(windowed_stats.skipped, direct_stats.skipped);
+  }
 }
 
 CAF_TEST(replay on two threads recovers what one thread recovers) {
