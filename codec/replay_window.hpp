@@ -49,7 +49,7 @@ public:
 
 private:
   int64_t now_ms_;
-  std::array<aof_record, depth> ring_; ///< [0, size_) wait, oldest first
+  std::array<aof_record, depth> group_; ///< [0, size_) wait, oldest first
   size_t size_ = 0;
 };
 
