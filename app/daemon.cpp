@@ -23,6 +23,7 @@
 
 #include "actors/supervisor.hpp"
 #include "app/front_door.hpp"
+#include "app/malloc_info.hpp"
 #include "codec/encryption_key.hpp"
 #include "codec/keyspace.hpp"
 #include "messages/persist_error.hpp"
@@ -179,15 +180,17 @@ int serve(caf::actor_system& sys, const daemon_config& cfg,
                           {"process_id", std::to_string(::getpid())},
                           {"shards", std::to_string(cfg.shards)},
                           {"fsync", to_string(cfg.fsync)},
-                          {"data_dir", cfg.data_dir}};
+                          {"data_dir", cfg.data_dir},
+                          {"mem_allocator", mem_allocator()}};
   door_cfg.started_ms = codec::unix_now_ms();
   auto door = spawn_front_door(sys, door_cfg);
   self->request(door, caf::infinite, open_atom::value)
     .receive(
       [&](uint16_t port) {
-        spdlog::info("ready: {} shard(s) in {}, fsync {}, listening on {}:{}",
+        spdlog::info("ready: {} shard(s) in {}, fsync {}, allocator {}, "
+                     "listening on {}:{}",
                      cfg.shards, cfg.data_dir, to_string(cfg.fsync),
-                     cfg.bind, port);
+                     mem_allocator(), cfg.bind, port);
       },
       [&](caf::error& err) {
         spdlog::critical("{}", persist_context(err));

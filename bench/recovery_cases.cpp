@@ -2,7 +2,6 @@
 // and load of 1,000,000 string entries, the memory a shard holding
 // 1,000,000 SET keys uses, and a rewrite of 1,000,000 keys through the
 // actors with the pause the shard saw.
-#include <malloc.h>
 
 #include <filesystem>
 #include <memory>
@@ -10,6 +9,7 @@
 
 #include "caf/scoped_actor.hpp"
 
+#include "app/malloc_info.hpp"
 #include "bench/actor_driver.hpp"
 #include "bench/harness.hpp"
 #include "bench/workload.hpp"
@@ -28,9 +28,9 @@ codec::recovery_result recover(const std::string& dir) {
   return std::move(*r);
 }
 
-// Bytes the allocator hands out now (all arenas).
+// Bytes the allocator hands out now (jemalloc or glibc, all arenas).
 double heap_in_use() {
-  return double(mallinfo2().uordblks);
+  return double(app::heap_bytes_in_use());
 }
 
 // Issue 6: at most 2x the key and value bytes plus 64 bytes per key.

@@ -204,6 +204,10 @@ for field in aof_enabled:1 aof_rewrite_in_progress: rdb_bgsave_in_progress: aof_
   grep -q "^$field" <<<"$info" || fail "INFO persistence lacks $field: $info"
 done
 grep -q "^connected_clients:" <<<"$(redis-cli -p "$PORT" INFO)" || fail "INFO lacks clients"
+# The allocator emberd was built with (EMBER_JEMALLOC) is the one it runs on.
+server=$(redis-cli -p "$PORT" INFO server | tr -d '\r')
+grep -q "^mem_allocator:${EMBER_ALLOCATOR:?}" <<<"$server" \
+  || fail "INFO server does not say mem_allocator:$EMBER_ALLOCATOR: $server"
 
 # -- SHUTDOWN stops the daemon cleanly ------------------------------------------------
 rcli SHUTDOWN >/dev/null || true

@@ -1,0 +1,26 @@
+// malloc_info.hpp: which allocator this process runs on, and how many
+// bytes it has handed out.
+//
+// Why at run time: emberd links jemalloc unless built with
+// EMBER_JEMALLOC=OFF or under a sanitizer, ember-bench runs on the
+// process's default, and anyone may preload another one. INFO, the startup
+// log and the bench report the allocator that actually serves malloc, not
+// the one the build meant.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace ember::app {
+
+/// "jemalloc-5.3.0" when jemalloc's mallctl(3) is in the process (the
+/// spelling of Redis's INFO field mem_allocator), else "libc".
+std::string mem_allocator();
+
+/// Bytes allocated and not yet freed, as the allocator counts them
+/// (jemalloc: stats.allocated; glibc: mallinfo2's uordblks and hblkhd, all
+/// arenas and the blocks mapped on their own).
+/// Each block counts with its size class or chunk overhead.
+uint64_t heap_bytes_in_use();
+
+} // namespace ember::app
