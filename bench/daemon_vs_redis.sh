@@ -5,7 +5,9 @@
 # everysec. Both servers run side by side on loopback ports with their own
 # temporary data directories on the same disk; runs alternate between them
 # so that noise hits both alike. Prints requests/s (median of --runs runs),
-# p50/p99 latency and emberd's ratio to Redis.
+# p50/p99 latency, emberd's ratio to Redis, and the share of one core each
+# server used while idle for 3 s after the runs (what it costs to keep a
+# quiet server up).
 #
 #   bench/daemon_vs_redis.sh [--emberd PATH] [--config FILE] [--requests N]
 #                            [--runs R] [--policies "always everysec"]
@@ -36,7 +38,7 @@ while (($#)); do
     --policies) policies=$2; shift 2 ;;
     --pipelines) pipelines=$2; shift 2 ;;
     --dir) workdir=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "daemon_vs_redis: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -100,8 +102,24 @@ bench_once() { # port pipeline
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR ? v[int((NR + 1) / 2)] : "nan") }'; }
 
-printf '%-9s %3s %14s %9s %9s %14s %9s %9s %7s\n' policy P redis_rps r_p50ms \
-  r_p99ms emberd_rps e_p50ms e_p99ms ratio
+# CPU time a process used so far, in clock ticks (user + system).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# Prints, per pid, the percent of one core it used over the next 3 s.
+idle_cpu() { # pid...
+  local before=() p i=0 hz
+  hz=$(getconf CLK_TCK)
+  for p in "$@"; do before+=("$(cpu_ticks "$p")"); done
+  sleep 3
+  for p in "$@"; do
+    awk -v a="${before[$i]}" -v b="$(cpu_ticks "$p")" -v hz="$hz" \
+      'BEGIN { printf "%.1f ", (b - a) * 100 / hz / 3 }'
+    i=$((i + 1))
+  done
+}
+
+printf '%-9s %3s %14s %9s %9s %14s %9s %9s %7s %7s %7s\n' policy P redis_rps \
+  r_p50ms r_p99ms emberd_rps e_p50ms e_p99ms ratio r_idle% e_idle%
 for policy in $policies; do
   for pipeline in $pipelines; do
     rm -rf "$workdir"
@@ -114,6 +132,7 @@ for policy in $policies; do
       bench_once "$redis_port" "$pipeline" >>"$workdir/redis.runs"
       [[ -n "$emberd" ]] && bench_once "$ember_port" "$pipeline" >>"$workdir/ember.runs"
     done
+    read -r r_idle e_idle <<<"$(idle_cpu "${pids[@]}") n/a n/a"
     cleanup
     r_rps=$(cut -d' ' -f1 "$workdir/redis.runs" | median)
     r_p50=$(cut -d' ' -f2 "$workdir/redis.runs" | median)
@@ -126,8 +145,9 @@ for policy in $policies; do
     else
       e_rps=n/a e_p50=n/a e_p99=n/a ratio=n/a
     fi
-    printf '%-9s %3s %14s %9s %9s %14s %9s %9s %7s\n' "$policy" "$pipeline" \
-      "$r_rps" "$r_p50" "$r_p99" "$e_rps" "$e_p50" "$e_p99" "$ratio"
+    printf '%-9s %3s %14s %9s %9s %14s %9s %9s %7s %7s %7s\n' "$policy" \
+      "$pipeline" "$r_rps" "$r_p50" "$r_p99" "$e_rps" "$e_p50" "$e_p99" \
+      "$ratio" "$r_idle" "$e_idle"
   done
 done
 rm -rf "$workdir"
