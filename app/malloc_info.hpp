@@ -20,7 +20,8 @@ std::string mem_allocator();
 /// Bytes allocated and not yet freed, as the allocator counts them
 /// (jemalloc: stats.allocated; glibc: mallinfo2's uordblks and hblkhd, all
 /// arenas and the blocks mapped on their own).
-/// Each block counts with its size class or chunk overhead.
+/// Each block counts with its size class or chunk overhead. 0 from a
+/// jemalloc built without statistics (Debian's keeps them).
 uint64_t heap_bytes_in_use();
 
 } // namespace ember::app
