@@ -14,7 +14,7 @@ packages=(
   libspdlog-dev         # logging
   libcli11-dev          # ember-persist / emberd command lines
   nlohmann-json3-dev    # JSON output of the operator tool
-  libjemalloc-dev       # emberd's and ember-bench's allocator (EMBER_JEMALLOC)
+  libjemalloc-dev       # emberd's allocator (EMBER_JEMALLOC)
   redis-tools           # redis-cli for the end-to-end tests
 )
 for opt in "$@"; do
