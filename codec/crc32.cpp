@@ -202,86 +202,6 @@ fold_short(const unsigned char* buf, size_t len, uint32_t crc) noexcept {
   return reduce128(acc);
 }
 
-#define EMBER_CLMUL512_TARGET                                                  \
-  __attribute__((target("avx512f,avx512bw,vpclmulqdq,pclmul,sse4.1,ssse3")))
-
-// fold_constants regrouped for 64-byte chunks read from the end: chunk c
-// holds the blocks 4c+3 .. 4c blocks before the last, lowest address first.
-constexpr std::array<fold_pair, max_short_blocks> make_chunk_constants() {
-  std::array<fold_pair, max_short_blocks> k{};
-  for (size_t i = 0; i < max_short_blocks; ++i)
-    k[i] = fold_constants[i - i % 4 + 3 - i % 4];
-  return k;
-}
-
-alignas(64) constexpr auto chunk_constants = make_chunk_constants();
-
-// What the initial register 0xFFFFFFFF leaves after `len` zero bytes: a
-// fresh CRC of a message is this XOR the register of the message started
-// from 0 (CRCs are linear), and leading zeros leave a register of 0 alone.
-// So the message can be read from its end in whole chunks, with the bytes
-// before its start masked to zero, and the register needs no byte shifting.
-using init_effects = std::array<uint32_t, 16 * max_short_blocks>;
-
-init_effects make_init_effects() {
-  init_effects e{};
-  const auto& t = crc_tables();
-  uint32_t reg = 0xFFFFFFFFu;
-  for (auto& v : e) {
-    v = reg;
-    reg = (reg >> 8) ^ t[0][reg & 0xFF];
-  }
-  return e;
-}
-
-// The 64 bytes that end `from_end` bytes before the end of `buf[0, len)`,
-// with the ones before `buf` as zeros. (Masked lanes are not read, so those
-// bytes are never touched.)
-EMBER_CLMUL512_TARGET inline __m512i chunk_at(const unsigned char* buf,
-                                             size_t len,
-                                             size_t from_end) noexcept {
-  auto avail = len - from_end;
-  auto at = buf + len - from_end - 64;
-  return avail >= 64 ? _mm512_loadu_si512(at)
-                     : _mm512_maskz_loadu_epi8(~0ull << (64 - avail), at);
-}
-
-// Chunk `chunk`'s four blocks, each folded onto the last block.
-EMBER_CLMUL512_TARGET inline __m512i fold_chunk(__m512i x,
-                                               size_t chunk) noexcept {
-  auto k = _mm512_load_si512(&chunk_constants[4 * chunk]);
-  return _mm512_xor_si512(_mm512_clmulepi64_epi128(x, k, 0x00),
-                          _mm512_clmulepi64_epi128(x, k, 0x11));
-}
-
-// A fresh CRC's register (running value 0) of short_clmul_min <= len < 16 *
-// max_short_blocks bytes with 512-bit carry-less multiplies: four blocks
-// per multiply, every block folded straight onto the last one, then one
-// reduction. About 1.6x fold_short on a 97-byte SET record.
-EMBER_CLMUL512_TARGET uint32_t fresh_short512(const unsigned char* buf,
-                                              size_t len) noexcept {
-  static const init_effects init = make_init_effects();
-  // The last block (distance 0) is kept as it is.
-  auto last = chunk_at(buf, len, 0);
-  auto acc = _mm512_mask_blend_epi64(0xC0, fold_chunk(last, 0), last);
-  for (size_t chunk = 1; 64 * chunk < len; ++chunk)
-    acc = _mm512_xor_si512(acc, fold_chunk(chunk_at(buf, len, 64 * chunk),
-                                           chunk));
-  // XOR of the four lanes. (The maskz forms: the plain ones start from
-  // _mm512_undefined_*, which GCC 12 reports as uninitialized.)
-  acc = _mm512_xor_si512(acc, _mm512_maskz_shuffle_i64x2(0xFF, acc, acc, 0x4E));
-  acc = _mm512_xor_si512(acc, _mm512_maskz_shuffle_i64x2(0xFF, acc, acc, 0xB1));
-  return reduce128(_mm512_maskz_extracti32x4_epi32(0xF, acc, 0)) ^ init[len];
-}
-
-bool has_clmul512() noexcept {
-  static const bool yes = __builtin_cpu_supports("avx512f")
-                          && __builtin_cpu_supports("avx512bw")
-                          && __builtin_cpu_supports("vpclmulqdq")
-                          && __builtin_cpu_supports("pclmul");
-  return yes;
-}
-
 bool has_clmul() noexcept {
   static const bool yes = __builtin_cpu_supports("pclmul")
                           && __builtin_cpu_supports("sse4.1")
@@ -299,8 +219,6 @@ bool crc32_supported(crc32_impl impl) noexcept {
 #if EMBER_CRC32_CLMUL
     case crc32_impl::clmul:
       return has_clmul();
-    case crc32_impl::clmul512:
-      return has_clmul() && has_clmul512();
 #endif
     default:
       return false;
@@ -326,11 +244,8 @@ uint32_t crc32_using(crc32_impl impl, const void* data, size_t size,
   };
 #if EMBER_CRC32_CLMUL
   if (impl != crc32_impl::tables && size >= short_clmul_min) {
-    if (size < 16 * max_short_blocks) {
-      if (impl == crc32_impl::clmul512 && running == 0)
-        return ~fresh_short512(p, size);
+    if (size < 16 * max_short_blocks)
       return ~fold_short(p, size, c);
-    }
     auto n = size & ~size_t{15};
     c = fold_clmul(p, n, c);
     p += n;
@@ -357,12 +272,9 @@ uint32_t crc32_using(crc32_impl impl, const void* data, size_t size,
 }
 
 uint32_t crc32(const void* data, size_t size, uint32_t running) noexcept {
-  static const crc32_impl best = [] {
-    for (auto impl : {crc32_impl::clmul512, crc32_impl::clmul})
-      if (crc32_supported(impl))
-        return impl;
-    return crc32_impl::tables;
-  }();
+  static const crc32_impl best = crc32_supported(crc32_impl::clmul)
+                                   ? crc32_impl::clmul
+                                   : crc32_impl::tables;
   return crc32_using(best, data, size, running);
 }
 

@@ -2,8 +2,7 @@
 // 0xFFFFFFFF; crc32("123456789") == 0xCBF43926).
 //
 // `crc32` folds with PCLMULQDQ from 32 bytes on where the CPU has it (checked
-// once at run time; buffers under 256 bytes in one parallel fold, with
-// 512-bit VPCLMULQDQ for a fresh CRC where AVX-512 is there too), else and
+// once at run time; buffers under 256 bytes in one parallel fold), else and
 // for the rest slicing-by-16 (tables built once); `crc32_boost` is Boost.CRC,
 // the reference implementation the tests compare every implementation
 // against on every length 0..4096. All are pure functions, safe from any
@@ -25,7 +24,7 @@ inline uint32_t crc32(std::string_view s, uint32_t running = 0) noexcept {
 
 /// The implementations crc32 chooses from, fastest first: it takes the first
 /// this CPU supports. Named so that tests can run each one the machine has.
-enum class crc32_impl { clmul512, clmul, tables };
+enum class crc32_impl { clmul, tables };
 
 bool crc32_supported(crc32_impl impl) noexcept;
 

@@ -29,7 +29,7 @@ namespace {
 // Every implementation this CPU runs; crc32 itself takes the first.
 std::vector<crc32_impl> supported_impls() {
   std::vector<crc32_impl> out;
-  for (auto impl : {crc32_impl::clmul512, crc32_impl::clmul, crc32_impl::tables})
+  for (auto impl : {crc32_impl::clmul, crc32_impl::tables})
     if (crc32_supported(impl))
       out.push_back(impl);
     else
@@ -59,11 +59,10 @@ CAF_TEST(crc32 equals boost crc on every length 0 to 4096) {
 }
 
 CAF_TEST(crc32 equals boost crc at every offset with any running value) {
-  // The short-buffer folds move the odd bytes and part of the running
-  // register into a block of their own, or read the first chunk masked
-  // (running value 0): every split of both is covered here, on buffers that
-  // end where their allocation ends so that a read past either end shows
-  // under ASan.
+  // The short-buffer fold moves the odd bytes and part of the running
+  // register into a block of their own: every split of both is covered
+  // here, on buffers that end where their allocation ends so that a read
+  // past either end shows under ASan.
   std::mt19937_64 rng{7};
   std::string buf(600 + 16, '\0');
   for (auto& c : buf)
@@ -71,7 +70,7 @@ CAF_TEST(crc32 equals boost crc at every offset with any running value) {
   for (auto impl : supported_impls())
     for (size_t len = 0; len <= 600; ++len)
       for (size_t off = 0; off < 16; ++off) {
-        auto running = off % 2 == 0 ? 0u : static_cast<uint32_t>(rng());
+        auto running = static_cast<uint32_t>(rng());
         std::vector<char> exact(buf.begin() + off, buf.begin() + off + len);
         if (crc32_using(impl, exact.data(), len, running)
             != crc32_boost(buf.data() + off, len, running))
