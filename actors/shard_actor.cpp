@@ -36,6 +36,8 @@ struct shard_actor_state {
   uint64_t log_changes = 0;
   uint64_t log_size = 0; // AOF bytes of `log` (counted in inflight_bytes)
   bool flush_scheduled = false;
+  // An expiry tick is pending; see arm_expiry.
+  bool expiry_armed = false;
 
   static inline const char* name = "ember.shard";
 };
@@ -221,6 +223,18 @@ caf::result<uint64_t> start_rewrite(shard_ptr self) {
   return rp;
 }
 
+// Active expiry ticks only while some key has a deadline: a shard without
+// TTL keys sets no timer, so an idle process leaves its CAF workers asleep
+// (each tick used to wake one every expire_interval, per shard, forever).
+// Called wherever keys may have gained a deadline.
+void arm_expiry(shard_ptr self) {
+  auto& st = self->state;
+  if (st.expiry_armed || st.logic.keys_with_deadline() == 0)
+    return;
+  st.expiry_armed = true;
+  self->delayed_send(self, st.opts.expire_interval, expire_atom::value);
+}
+
 // A batch: every element in order, all their records in one append, one
 // reply once that append is durable (messages/batch.hpp). Reads see the
 // writes before them in the batch, as they would in separate messages.
@@ -261,6 +275,7 @@ caf::result<batch_replies> handle_batch(shard_ptr self, shard_batch& b) {
         res.error = std::move(r.error());
     }
   }
+  arm_expiry(self);
   if (st.log.size() == logged_before)
     return out;
   auto rp = self->make_response_promise<batch_replies>();
@@ -279,11 +294,6 @@ caf::result<batch_replies> handle_batch(shard_ptr self, shard_batch& b) {
   return rp;
 }
 
-void schedule_expiry(shard_ptr self) {
-  self->delayed_send(self, self->state.opts.expire_interval,
-                     expire_atom::value);
-}
-
 caf::behavior shard_impl(shard_ptr self, shard_options opts,
                          std::shared_ptr<codec::keyspace> data,
                          writer_actor writer, shard_stats info) {
@@ -294,7 +304,7 @@ caf::behavior shard_impl(shard_ptr self, shard_options opts,
   st.info = std::move(info);
   st.snapshotter = spawn_snapshot_actor(self->system(), st.opts);
   self->link_to(st.snapshotter);
-  schedule_expiry(self);
+  arm_expiry(self);
   return {
     [self](mutation& m) -> caf::result<reply> {
       if (auto err = refuse_write(self))
@@ -304,6 +314,7 @@ caf::behavior shard_impl(shard_ptr self, shard_options opts,
       auto r = st.logic.apply(std::move(m), codec::unix_now_ms(), st.log);
       if (!r)
         return std::move(r.error());
+      arm_expiry(self);
       if (st.log.size() == before)
         return std::move(*r);
       auto rp = self->make_response_promise();
@@ -352,14 +363,15 @@ caf::behavior shard_impl(shard_ptr self, shard_options opts,
     },
     [self](expire_atom) {
       auto& st = self->state;
-      schedule_expiry(self);
-      if (refuse_write(self))
-        return;
-      auto before = st.log.size();
-      st.logic.expire_sample(codec::unix_now_ms(), st.opts.expire_sample,
-                             st.log);
-      if (st.log.size() != before)
-        log_records(self, before, [](const caf::error&) {});
+      st.expiry_armed = false;
+      if (!refuse_write(self)) {
+        auto before = st.log.size();
+        st.logic.expire_sample(codec::unix_now_ms(), st.opts.expire_sample,
+                               st.log);
+        if (st.log.size() != before)
+          log_records(self, before, [](const caf::error&) {});
+      }
+      arm_expiry(self);
     },
     [self](reload_atom, std::shared_ptr<codec::keyspace>& data,
            writer_actor& writer, uint32_t restarts) {
@@ -371,6 +383,7 @@ caf::behavior shard_impl(shard_ptr self, shard_options opts,
       st.logic.load(std::move(*data));
       st.writer = std::move(writer);
       st.info.restarts = restarts;
+      arm_expiry(self);
     },
     [self](fail_atom, uint32_t restarts) {
       self->state.failed = true;

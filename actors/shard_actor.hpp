@@ -12,7 +12,8 @@
 //                                writes that never became durable) and go on
 //   (fail_atom)                  restart intensity exceeded: refuse writes
 //                                with shard_failed, keep serving reads
-//   (expire_atom)                active expiry tick
+//   (expire_atom)                active expiry tick, sent to itself only
+//                                while some key has a deadline
 //
 // While its writer is down the shard refuses writes with io_error; it never
 // leaves a request without a reply.

@@ -41,7 +41,8 @@ struct shard_options {
   /// marks the shard failed (writes refused, reads keep working).
   uint32_t max_restarts = 3;
   std::chrono::seconds restart_period{60};
-  /// Active expiry: keys sampled per tick, and the tick.
+  /// Active expiry: keys sampled per tick, and the tick (which runs only
+  /// while some key of the shard has a deadline).
   size_t expire_sample = 20;
   std::chrono::milliseconds expire_interval{100};
   /// File layer (tests inject faults); must outlive the shard.

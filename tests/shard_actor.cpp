@@ -570,6 +570,37 @@ CAF_TEST(TTLs keep their deadlines across downtime) {
   CAF_CHECK(files->data.find("short") == nullptr);
 }
 
+CAF_TEST(active expiry ticks only while some key has a deadline) {
+  start(options(fsync_policy::always));
+  auto timers = [&] { return sched.clock().schedule().size(); };
+  auto written = [&] {
+    return ask<shard_stats>(shard, stats_atom::value).writer.records_written;
+  };
+  // Whatever the supervisor keeps pending; the shard adds nothing to it
+  // while no key has a deadline, so an idle shard never wakes its worker.
+  auto idle = timers();
+  CAF_REQUIRE(write(rec::set{"plain", "v", -1}));
+  CAF_CHECK_EQUAL(timers(), idle);
+  CAF_REQUIRE(write(rec::set{"short", "v", 1}));
+  CAF_CHECK_EQUAL(timers(), idle + 1);
+  CAF_REQUIRE(write(rec::pexpire{"plain", 1}));
+  CAF_CHECK_EQUAL(timers(), idle + 1); // one tick for the shard, not per key
+  auto before = written();
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // The tick removes both expired keys, logging a DEL for each, and with no
+  // deadline left it sets no next tick.
+  sched.trigger_timeouts();
+  drain();
+  CAF_CHECK_EQUAL(written(), before + 2);
+  CAF_CHECK_EQUAL(timers(), idle);
+  // A new deadline starts the tick again.
+  CAF_REQUIRE(write(rec::set{"later", "v", 100'000}));
+  CAF_CHECK_EQUAL(timers(), idle + 1);
+  sched.trigger_timeouts();
+  drain();
+  CAF_CHECK_EQUAL(timers(), idle + 1); // "later" has not expired: it ticks on
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
 
 CAF_TEST_FIXTURE_SCOPE(overload_tests, fixture)
