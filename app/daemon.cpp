@@ -65,11 +65,12 @@ struct system_config : caf::actor_system_config {
     load<caf::io::middleman>();
     messages::add_message_types(*this);
     // After each message CAF's idle workers poll 100 times, then 500 times
-    // 50 us apart, before they wait on a condition variable; the shards'
-    // expiry timers (every 100 ms each) restart that, so an idle emberd
-    // kept ~20% of a core busy polling. After 20 slow polls a worker now
-    // waits, and a message from outside the workers (the network, a
-    // timer) wakes it at once.
+    // 50 us apart, before they wait on a condition variable; the timers
+    // (the supervisor's and writers' ticks, then also the shards' expiry
+    // ticks every 100 ms) restarted that, so an idle emberd kept ~20% of a
+    // core busy polling. After 20 slow polls a worker now waits, and a
+    // message from outside the workers (the network, a timer) wakes it at
+    // once.
     set("work-stealing.moderate-poll-attempts", 20);
   }
 };
