@@ -1,5 +1,6 @@
 #include "app/daemon.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
@@ -60,8 +61,19 @@ private:
   std::string why_;
 };
 
+// Worker threads for `configured` (0: one per CPU core). CAF's own default
+// is at least 4, which on a 2-core machine put four workers and the
+// network thread on two cores: `redis-benchmark` P=16 got 13-30% more
+// requests/s from emberd with 2 (BENCHMARKS.md).
+size_t worker_threads(uint32_t configured) {
+  if (configured != 0)
+    return configured;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 struct system_config : caf::actor_system_config {
-  system_config() {
+  explicit system_config(size_t workers) {
+    set("scheduler.max-threads", workers);
     load<caf::io::middleman>();
     messages::add_message_types(*this);
     // After each message CAF's idle workers poll 100 times, then 500 times
@@ -196,9 +208,10 @@ int serve(caf::actor_system& sys, const daemon_config& cfg,
     .receive(
       [&](uint16_t port) {
         spdlog::info("ready: {} shard(s) in {}, fsync {}, allocator {}, "
-                     "listening on {}:{}",
+                     "{} worker thread(s), listening on {}:{}",
                      cfg.shards, cfg.data_dir, to_string(cfg.fsync),
-                     mem_allocator(), cfg.bind, port);
+                     mem_allocator(), worker_threads(cfg.worker_threads),
+                     cfg.bind, port);
       },
       [&](caf::error& err) {
         spdlog::critical("{}", persist_context(err));
@@ -272,7 +285,7 @@ int run_daemon(const daemon_config& cfg) {
   }
   auto stop = std::make_shared<stop_request>();
   watch_signals(stop);
-  system_config sys_cfg;
+  system_config sys_cfg{worker_threads(cfg.worker_threads)};
   caf::actor_system sys{sys_cfg};
   return serve(sys, cfg, std::move(opts), stop);
 }

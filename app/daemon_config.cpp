@@ -229,6 +229,10 @@ const std::vector<option_spec>& options() {
          "largest request (sum of its arguments); larger ones close the "
          "connection with an error",
          integer(&dc::max_request_bytes, 1024, int64_t{1} << 32)),
+    make("server", "worker-threads", "integer 0..256 (0 = one per CPU core)",
+         "threads that run the actors (the network and the fsyncs have "
+         "their own)",
+         integer(&dc::worker_threads, 0, 256)),
     make("log", "level",
          "\"trace\" | \"debug\" | \"info\" | \"warn\" | \"error\" | \"off\"",
          "least severity logged",

@@ -42,6 +42,8 @@ struct daemon_config {
   uint16_t port = 6399;
   uint32_t max_clients = 10000;
   uint64_t max_request_bytes = 512u << 20;
+  /// CAF scheduler threads running the actors; 0: one per CPU core.
+  uint32_t worker_threads = 0;
   // [log]
   std::string log_level = "info";
   std::string log_file; ///< empty: log to stderr only

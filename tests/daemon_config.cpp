@@ -39,6 +39,7 @@ bind = "0.0.0.0"
 port = 7000
 max-clients = 16
 max-request-bytes = 65536
+worker-threads = 3
 
 [log]
 level = "debug"
@@ -68,6 +69,7 @@ CAF_TEST(every option is read from a file) {
   CAF_CHECK_EQUAL(c.port, 7000u);
   CAF_CHECK_EQUAL(c.max_clients, 16u);
   CAF_CHECK_EQUAL(c.max_request_bytes, 65536u);
+  CAF_CHECK_EQUAL(c.worker_threads, 3u);
   CAF_CHECK_EQUAL(c.log_level, "debug");
   CAF_CHECK_EQUAL(c.log_file, "/tmp/emberd.log");
   // ... and map onto the shard options.
@@ -87,6 +89,7 @@ CAF_TEST(an empty file keeps the defaults) {
   CAF_CHECK_EQUAL(r.config.port, 6399u);
   CAF_CHECK_EQUAL(r.config.bind, "127.0.0.1");
   CAF_CHECK(r.config.fsync == messages::fsync_policy::everysec);
+  CAF_CHECK_EQUAL(r.config.worker_threads, 0u);
 }
 
 CAF_TEST(bad files are refused naming the key and what is allowed) {
@@ -120,6 +123,7 @@ CAF_TEST(bad files are refused naming the key and what is allowed) {
     {"[server]\nport = 70000\n", {"server.port", "0..65535"}},
     {"[server]\nport = -1\n", {"server.port"}},
     {"[server]\nbind = \"\"\n", {"server.bind", "non-empty"}},
+    {"[server]\nworker-threads = 257\n", {"server.worker-threads", "0..256"}},
     {"[log]\nlevel = \"loud\"\n", {"log.level", "trace"}},
     {"[persistence]\nfsync = always\n", {"cfg.ini", "line 2"}},
     {"[persistence\n", {"cfg.ini"}},
@@ -186,7 +190,8 @@ CAF_TEST(a missing config file is an error and help lists every option) {
         "persistence.auto-rewrite-min-size", "persistence.max-restarts",
         "persistence.restart-period", "persistence.max-inflight-bytes",
         "server.bind", "server.port", "server.max-clients",
-        "server.max-request-bytes", "log.level", "log.file"})
+        "server.max-request-bytes", "server.worker-threads", "log.level",
+        "log.file"})
     if (!contains(help, opt))
       CAF_FAIL("--help lacks " << opt);
   CAF_CHECK(contains(help, "[6399]"));
