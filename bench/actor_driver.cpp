@@ -1,5 +1,6 @@
 #include "bench/actor_driver.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <functional>
@@ -19,13 +20,23 @@ namespace ember::bench {
 
 using namespace messages;
 
+size_t actor_workers() {
+  if (auto threads = std::getenv("EMBER_BENCH_THREADS"))
+    if (auto n = std::atoi(threads); n > 0)
+      return static_cast<size_t>(n);
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 bench_actor_config::bench_actor_config() {
   messages::add_message_types(*this);
-  // CAF's default scheduler (work stealing), as emberd runs; an embedding
+  // CAF's default scheduler (work stealing) with one worker per CPU core,
+  // as emberd runs (CAF's own default of at least 4 workers oversubscribes
+  // a 2-core machine; BENCHMARKS.md compares them). An embedding
   // application picks its own: EMBER_BENCH_SCHEDULER=sharing measures CAF's
-  // work-sharing scheduler instead (BENCHMARKS.md compares the two).
+  // work-sharing scheduler instead, EMBER_BENCH_THREADS=N another count.
   if (auto policy = std::getenv("EMBER_BENCH_SCHEDULER"))
     set("scheduler.policy", caf::atom_from_string(policy));
+  set("scheduler.max-threads", actor_workers());
 }
 
 shard_env::shard_env(const std::string& dir, uint16_t shards, fsync_policy p)

@@ -18,6 +18,10 @@
 
 namespace ember::bench {
 
+/// Worker threads of the actor cases: EMBER_BENCH_THREADS, else one per CPU
+/// core (as emberd's default).
+size_t actor_workers();
+
 struct bench_actor_config : caf::actor_system_config {
   bench_actor_config();
 };
