@@ -63,8 +63,8 @@ private:
 
 // Worker threads for `configured` (0: one per CPU core). CAF's own default
 // is at least 4, which on a 2-core machine put four workers and the
-// network thread on two cores: `redis-benchmark` P=16 got 13-30% more
-// requests/s from emberd with 2 (BENCHMARKS.md).
+// network thread on two cores: with 2, `redis-benchmark` P=16 got 13-21%
+// more requests/s from emberd (medians, BENCHMARKS.md).
 size_t worker_threads(uint32_t configured) {
   if (configured != 0)
     return configured;
