@@ -1,6 +1,5 @@
 #include "app/daemon.hpp"
 
-#include <algorithm>
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
@@ -61,16 +60,9 @@ private:
   std::string why_;
 };
 
-// Worker threads for `configured` (0: one per CPU core). CAF's own default
-// is at least 4, which on a 2-core machine put four workers and the
-// network thread on two cores: with 2, `redis-benchmark` P=16 got 13-21%
-// more requests/s from emberd (medians, BENCHMARKS.md).
-size_t worker_threads(uint32_t configured) {
-  if (configured != 0)
-    return configured;
-  return std::max(1u, std::thread::hardware_concurrency());
-}
-
+// `workers`: from worker_threads(); with one per core instead of CAF's at
+// least 4, `redis-benchmark` P=16 got 13-21% more requests/s from emberd
+// on 2 cores (medians, BENCHMARKS.md).
 struct system_config : caf::actor_system_config {
   explicit system_config(size_t workers) {
     set("scheduler.max-threads", workers);

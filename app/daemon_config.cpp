@@ -1,9 +1,11 @@
 #include "app/daemon_config.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <limits>
 #include <sstream>
+#include <thread>
 
 #include "caf/actor_system_config.hpp"
 #include "caf/config_value.hpp"
@@ -415,6 +417,12 @@ std::vector<actors::shard_options> shard_options_of(const daemon_config& c) {
     out.push_back(std::move(o));
   }
   return out;
+}
+
+size_t worker_threads(uint32_t configured) {
+  if (configured != 0)
+    return configured;
+  return std::max(1u, std::thread::hardware_concurrency());
 }
 
 } // namespace ember::app

@@ -77,4 +77,10 @@ std::string help_text();
 /// the caller, which loads the key file).
 std::vector<actors::shard_options> shard_options_of(const daemon_config& c);
 
+/// The actor worker threads `server.worker-threads` asks for: the number
+/// given, or for 0 one per CPU core (CAF's own default is at least 4, which
+/// oversubscribes a 2-core machine: BENCHMARKS.md). ember-bench runs its
+/// actor cases on the same count.
+size_t worker_threads(uint32_t configured);
+
 } // namespace ember::app

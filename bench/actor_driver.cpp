@@ -12,6 +12,7 @@
 #include "caf/event_based_actor.hpp"
 #include "caf/scoped_actor.hpp"
 
+#include "app/daemon_config.hpp"
 #include "bench/workload.hpp"
 #include "messages/routing.hpp"
 #include "messages/types.hpp"
@@ -24,7 +25,7 @@ size_t actor_workers() {
   if (auto threads = std::getenv("EMBER_BENCH_THREADS"))
     if (auto n = std::atoi(threads); n > 0)
       return static_cast<size_t>(n);
-  return std::max(1u, std::thread::hardware_concurrency());
+  return app::worker_threads(0);
 }
 
 bench_actor_config::bench_actor_config() {
