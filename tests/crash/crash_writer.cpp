@@ -32,6 +32,7 @@
 #include "caf/send.hpp"
 
 #include "actors/supervisor.hpp"
+#include "actors/wakeful_stealing.hpp"
 #include "messages/routing.hpp"
 #include "messages/types.hpp"
 #include "tests/actor_test_config.hpp"
@@ -153,6 +154,7 @@ int main(int argc, char** argv) {
   std::chrono::milliseconds compact_pause{std::stoul(argv[5])};
 
   test::actor_config cfg;
+  actors::use_wakeful_stealing(cfg); // emberd's scheduler
   caf::actor_system sys{cfg};
   std::vector<actors::shard_options> opts;
   for (uint16_t id = 0; id < shard_count; ++id) {
