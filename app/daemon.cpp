@@ -60,22 +60,15 @@ private:
   std::string why_;
 };
 
-// `workers`: from worker_threads(); with one per core instead of CAF's at
-// least 4, `redis-benchmark` P=16 got 13-21% more requests/s from emberd
-// on 2 cores (medians, BENCHMARKS.md).
+// The scheduler as server.scheduler and server.worker-threads ask
+// (configure_scheduler; BENCHMARKS.md has what each choice measured).
 struct system_config : caf::actor_system_config {
-  explicit system_config(size_t workers) {
-    set("scheduler.max-threads", workers);
+  explicit system_config(const daemon_config& cfg) {
+    // load_config allowed only names configure_scheduler takes.
+    (void) configure_scheduler(*this, cfg.scheduler,
+                               worker_threads(cfg.worker_threads));
     load<caf::io::middleman>();
     messages::add_message_types(*this);
-    // After each message CAF's idle workers poll 100 times, then 500 times
-    // 50 us apart, before they wait on a condition variable; the timers
-    // (the supervisor's and writers' ticks, then also the shards' expiry
-    // ticks every 100 ms) restarted that, so an idle emberd kept ~20% of a
-    // core busy polling. After 20 slow polls a worker now waits, and a
-    // message from outside the workers (the network, a timer) wakes it at
-    // once.
-    set("work-stealing.moderate-poll-attempts", 20);
   }
 };
 
@@ -200,10 +193,10 @@ int serve(caf::actor_system& sys, const daemon_config& cfg,
     .receive(
       [&](uint16_t port) {
         spdlog::info("ready: {} shard(s) in {}, fsync {}, allocator {}, "
-                     "{} worker thread(s), listening on {}:{}",
+                     "{} worker thread(s), scheduler {}, listening on {}:{}",
                      cfg.shards, cfg.data_dir, to_string(cfg.fsync),
                      mem_allocator(), worker_threads(cfg.worker_threads),
-                     cfg.bind, port);
+                     cfg.scheduler, cfg.bind, port);
       },
       [&](caf::error& err) {
         spdlog::critical("{}", persist_context(err));
@@ -277,7 +270,7 @@ int run_daemon(const daemon_config& cfg) {
   }
   auto stop = std::make_shared<stop_request>();
   watch_signals(stop);
-  system_config sys_cfg{worker_threads(cfg.worker_threads)};
+  system_config sys_cfg{cfg};
   caf::actor_system sys{sys_cfg};
   return serve(sys, cfg, std::move(opts), stop);
 }

@@ -8,8 +8,11 @@
 #include <thread>
 
 #include "caf/actor_system_config.hpp"
+#include "caf/atom.hpp"
 #include "caf/config_value.hpp"
 #include "caf/settings.hpp"
+
+#include "actors/wakeful_stealing.hpp"
 
 namespace ember::app {
 
@@ -235,6 +238,15 @@ const std::vector<option_spec>& options() {
          "threads that run the actors (the network and the fsyncs have "
          "their own)",
          integer(&dc::worker_threads, 0, 256)),
+    make("server", "scheduler", "\"wakeful\" | \"stealing\" | \"sharing\"",
+         "how the actor threads share work and wait for it: wakeful "
+         "(emberd's: an idle thread waits until new work wakes it), or CAF's "
+         "stealing or sharing",
+         choice(&dc::scheduler,
+                std::vector<std::pair<std::string, std::string>>{
+                  {"wakeful", "wakeful"},
+                  {"stealing", "stealing"},
+                  {"sharing", "sharing"}})),
     make("log", "level",
          "\"trace\" | \"debug\" | \"info\" | \"warn\" | \"error\" | \"off\"",
          "least severity logged",
@@ -423,6 +435,25 @@ size_t worker_threads(uint32_t configured) {
   if (configured != 0)
     return configured;
   return std::max(1u, std::thread::hardware_concurrency());
+}
+
+bool configure_scheduler(caf::actor_system_config& cfg,
+                         const std::string& scheduler, size_t workers) {
+  if (scheduler == "stealing" || scheduler == "sharing")
+    cfg.set("scheduler.policy", caf::atom_from_string(scheduler));
+  else if (scheduler == "wakeful")
+    actors::use_wakeful_stealing(cfg);
+  else
+    return false;
+  cfg.set("scheduler.max-threads", workers);
+  // CAF's work stealing: after each message its idle workers poll 100
+  // times, then 500 times 50 us apart, before they wait on a condition
+  // variable; emberd's timers restarted that, so an idle emberd kept ~20%
+  // of a core busy polling. After 20 slow polls a worker waits, and a
+  // message from outside the workers wakes it. (wakeful_stealing has no
+  // slow polls.)
+  cfg.set("work-stealing.moderate-poll-attempts", 20);
+  return true;
 }
 
 } // namespace ember::app

@@ -19,6 +19,10 @@
 #include "codec/encryption_key.hpp"
 #include "codec/recovery.hpp"
 
+namespace caf {
+class actor_system_config;
+} // namespace caf
+
 namespace ember::app {
 
 /// Every option of emberd, with its default.
@@ -44,6 +48,9 @@ struct daemon_config {
   uint64_t max_request_bytes = 512u << 20;
   /// CAF scheduler threads running the actors; 0: one per CPU core.
   uint32_t worker_threads = 0;
+  /// How those threads share work and wait for it: "wakeful"
+  /// (actors/wakeful_stealing.hpp), or CAF's "stealing" or "sharing".
+  std::string scheduler = "wakeful";
   // [log]
   std::string log_level = "info";
   std::string log_file; ///< empty: log to stderr only
@@ -82,5 +89,14 @@ std::vector<actors::shard_options> shard_options_of(const daemon_config& c);
 /// oversubscribes a 2-core machine: BENCHMARKS.md). ember-bench runs its
 /// actor cases on the same count.
 size_t worker_threads(uint32_t configured);
+
+/// Sets up the scheduler of the actor system `cfg` will build as emberd
+/// runs it: `scheduler` (a server.scheduler value) on `workers` threads,
+/// and CAF's work stealing with idle workers that stop polling after 20
+/// slow polls instead of 500. False (and `cfg` unchanged) for a scheduler
+/// name server.scheduler does not allow. ember-bench's actor cases run on
+/// the same.
+[[nodiscard]] bool configure_scheduler(caf::actor_system_config& cfg,
+                         const std::string& scheduler, size_t workers);
 
 } // namespace ember::app

@@ -28,16 +28,21 @@ size_t actor_workers() {
   return app::worker_threads(0);
 }
 
+std::string actor_scheduler() {
+  if (auto policy = std::getenv("EMBER_BENCH_SCHEDULER"))
+    return policy;
+  return app::daemon_config{}.scheduler;
+}
+
 bench_actor_config::bench_actor_config() {
   messages::add_message_types(*this);
-  // CAF's default scheduler (work stealing) with one worker per CPU core,
-  // as emberd runs (CAF's own default of at least 4 workers oversubscribes
-  // a 2-core machine; BENCHMARKS.md compares them). An embedding
-  // application picks its own: EMBER_BENCH_SCHEDULER=sharing measures CAF's
-  // work-sharing scheduler instead, EMBER_BENCH_THREADS=N another count.
-  if (auto policy = std::getenv("EMBER_BENCH_SCHEDULER"))
-    set("scheduler.policy", caf::atom_from_string(policy));
-  set("scheduler.max-threads", actor_workers());
+  // The scheduler emberd runs on by default: wakeful_stealing with one
+  // worker per CPU core. An embedding application picks its own:
+  // EMBER_BENCH_SCHEDULER=stealing or sharing measures CAF's policies,
+  // EMBER_BENCH_THREADS=N another count.
+  if (!app::configure_scheduler(*this, actor_scheduler(), actor_workers()))
+    throw std::runtime_error("EMBER_BENCH_SCHEDULER: " + actor_scheduler()
+                             + " is none of wakeful, stealing, sharing");
 }
 
 shard_env::shard_env(const std::string& dir, uint16_t shards, fsync_policy p)

@@ -22,6 +22,10 @@ namespace ember::bench {
 /// core (as emberd's default).
 size_t actor_workers();
 
+/// Scheduler of the actor cases: EMBER_BENCH_SCHEDULER, else emberd's
+/// default (app::daemon_config::scheduler).
+std::string actor_scheduler();
+
 struct bench_actor_config : caf::actor_system_config {
   bench_actor_config();
 };

@@ -155,7 +155,8 @@ void runner::print_table() const {
   // The allocator moves the actor cases by up to 2x and the 1M-key loads
   // by 2x the other way (BENCHMARKS.md): say which one ran.
   std::printf("allocator: %s\n", app::mem_allocator().c_str());
-  std::printf("actor workers: %zu\n", actor_workers());
+  std::printf("actor workers: %zu, scheduler %s\n", actor_workers(),
+              actor_scheduler().c_str());
   std::printf("%-52s %14s %9s %9s %9s  %s\n", "case", "items/s", "MB/s",
               "p50 us", "p99 us", "ratios, targets, counters");
   for (auto& r : results_) {
@@ -189,6 +190,7 @@ void runner::write_json() const {
     j["runs"] = r.runs;
     j["allocator"] = app::mem_allocator();
     j["actor_workers"] = actor_workers();
+    j["actor_scheduler"] = actor_scheduler();
     j["items_per_s"] = r.items_per_s;
     j["mb_per_s"] = r.mb_per_s;
     if (r.p50_us) {

@@ -40,6 +40,7 @@ port = 7000
 max-clients = 16
 max-request-bytes = 65536
 worker-threads = 3
+scheduler = "sharing"
 
 [log]
 level = "debug"
@@ -70,6 +71,7 @@ CAF_TEST(every option is read from a file) {
   CAF_CHECK_EQUAL(c.max_clients, 16u);
   CAF_CHECK_EQUAL(c.max_request_bytes, 65536u);
   CAF_CHECK_EQUAL(c.worker_threads, 3u);
+  CAF_CHECK_EQUAL(c.scheduler, "sharing");
   CAF_CHECK_EQUAL(c.log_level, "debug");
   CAF_CHECK_EQUAL(c.log_file, "/tmp/emberd.log");
   // ... and map onto the shard options.
@@ -90,6 +92,7 @@ CAF_TEST(an empty file keeps the defaults) {
   CAF_CHECK_EQUAL(r.config.bind, "127.0.0.1");
   CAF_CHECK(r.config.fsync == messages::fsync_policy::everysec);
   CAF_CHECK_EQUAL(r.config.worker_threads, 0u);
+  CAF_CHECK_EQUAL(r.config.scheduler, "wakeful");
 }
 
 CAF_TEST(bad files are refused naming the key and what is allowed) {
@@ -124,6 +127,8 @@ CAF_TEST(bad files are refused naming the key and what is allowed) {
     {"[server]\nport = -1\n", {"server.port"}},
     {"[server]\nbind = \"\"\n", {"server.bind", "non-empty"}},
     {"[server]\nworker-threads = 257\n", {"server.worker-threads", "0..256"}},
+    {"[server]\nscheduler = \"fast\"\n",
+     {"server.scheduler", "wakeful, stealing, sharing", "fast"}},
     {"[log]\nlevel = \"loud\"\n", {"log.level", "trace"}},
     {"[persistence]\nfsync = always\n", {"cfg.ini", "line 2"}},
     {"[persistence\n", {"cfg.ini"}},
@@ -190,7 +195,8 @@ CAF_TEST(a missing config file is an error and help lists every option) {
         "persistence.auto-rewrite-min-size", "persistence.max-restarts",
         "persistence.restart-period", "persistence.max-inflight-bytes",
         "server.bind", "server.port", "server.max-clients",
-        "server.max-request-bytes", "server.worker-threads", "log.level",
+        "server.max-request-bytes", "server.worker-threads",
+        "server.scheduler", "log.level",
         "log.file"})
     if (!contains(help, opt))
       CAF_FAIL("--help lacks " << opt);

@@ -71,7 +71,8 @@ for opt in persistence.data-dir persistence.shards persistence.fsync persistence
            persistence.on-corruption persistence.save persistence.auto-rewrite-percentage \
            persistence.auto-rewrite-min-size persistence.max-restarts persistence.restart-period \
            persistence.max-inflight-bytes server.bind server.port server.max-clients \
-           server.max-request-bytes server.worker-threads log.level log.file; do
+           server.max-request-bytes server.worker-threads server.scheduler log.level \
+           log.file; do
   grep -q -- "--$opt=" <<<"$help" || fail "--help lacks $opt"
 done
 grep -q "\[6399\]" <<<"$help" || fail "--help lacks the default port"
@@ -84,14 +85,19 @@ for cfg in default durable; do
 done
 # worker-threads 0 (default.ini) is one per CPU core; a number is taken as is.
 cores=$(getconf _NPROCESSORS_ONLN)
-grep -q "ready: .*, $cores worker thread(s)," "$WORK/default.log" \
-  || fail "default.ini: the ready line does not name $cores worker thread(s)"
-start_emberd "$WORK/log-threads" --persistence.data-dir="$WORK/threads" \
-  --server.worker-threads=3 --log.file="$WORK/threads.log"
-expect "PONG" PING
-stop_emberd TERM
-grep -q "ready: .*, 3 worker thread(s)," "$WORK/threads.log" \
-  || fail "--server.worker-threads=3: not in the ready line"
+grep -q "ready: .*, $cores worker thread(s), scheduler wakeful," "$WORK/default.log" \
+  || fail "default.ini: the ready line does not name $cores worker thread(s) and wakeful"
+# CAF's own schedulers remain a choice; each serves.
+for sched in stealing sharing; do
+  start_emberd "$WORK/log-$sched" --persistence.data-dir="$WORK/$sched" \
+    --server.worker-threads=3 --server.scheduler=$sched --log.file="$WORK/$sched.log"
+  expect "OK" SET k v
+  expect '"v"' GET k
+  stop_emberd TERM
+  [ "$STOP_RC" == 0 ] || fail "--server.scheduler=$sched: no clean stop"
+  grep -q "ready: .*, 3 worker thread(s), scheduler $sched," "$WORK/$sched.log" \
+    || fail "--server.worker-threads=3 --server.scheduler=$sched: not in the ready line"
+done
 start_emberd "$WORK/log-enc" --config-file="$SRC/config/encrypted.ini" \
   --persistence.data-dir="$WORK/enc2" --persistence.key-file="$WORK/key1"
 expect "PONG" PING
