@@ -115,13 +115,14 @@ public:
   }
 
 private:
-  // Whether a worker may be asleep. The fence orders the caller's enqueue
-  // before this read, as dequeue orders its announcement before its look:
-  // either the enqueue sees the sleeper or the sleeper sees the job.
+  // Whether a worker may be asleep, read after the caller's enqueue. A
+  // read-modify-write, not a load: the RMWs on `sleepers` are ordered, so
+  // either this one comes after a sleeper's announcement and sees it, or
+  // that announcement reads from this one and its look sees the job. (A
+  // fence would do on a plain load, but TSan cannot check fences.)
   template <class Coordinator>
   static bool anyone_sleeps(Coordinator* c) {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    return d(c).sleepers.load(std::memory_order_relaxed) != 0;
+    return d(c).sleepers.fetch_add(0, std::memory_order_seq_cst) != 0;
   }
 
   // Wakes `w` if it sleeps and no one woke it yet; whether it did.
