@@ -22,6 +22,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/supervisor.hpp"
+#include "app/data_dir.hpp"
 #include "app/front_door.hpp"
 #include "app/malloc_info.hpp"
 #include "codec/encryption_key.hpp"
@@ -240,6 +241,11 @@ int run_daemon(const daemon_config& cfg) {
   if (ec) {
     spdlog::critical("cannot create persistence.data-dir '{}': {}",
                      cfg.data_dir, ec.message());
+    return 2;
+  }
+  if (auto why = shard_count_mismatch(cfg.data_dir, cfg.shards);
+      !why.empty()) {
+    spdlog::critical("{}", why);
     return 2;
   }
   auto opts = shard_options_of(cfg);

@@ -54,6 +54,23 @@ codec::result<std::vector<uint16_t>> list_shards(const std::string& dir) {
   return shards;
 }
 
+std::string shard_count_mismatch(const std::string& dir, uint16_t shards) {
+  auto present = list_shards(dir);
+  if (!present || present->empty())
+    return {};
+  auto written = static_cast<uint32_t>(present->back()) + 1;
+  if (written == shards)
+    return {};
+  return "persistence.data-dir '" + dir + "' holds shard files up to shard-"
+         + std::to_string(written - 1) + " (written with "
+         + std::to_string(written) + " shards) but persistence.shards is "
+         + std::to_string(shards)
+         + ": a key's shard is CRC32(key) % shards, so another count would "
+           "hide keys written before. Set persistence.shards = "
+         + std::to_string(written)
+         + ", or start with an empty data directory";
+}
+
 std::string rewrite_marker_path(const std::string& dir, uint16_t shard) {
   return codec::join_path(dir, "shard-" + std::to_string(shard) + ".rewrite");
 }

@@ -6,10 +6,12 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <sstream>
 #include <vector>
 
+#include "app/data_dir.hpp"
 #include "app/listing.hpp"
 #include "codec/format.hpp"
 #include "tests/test_support.hpp"
@@ -693,4 +695,28 @@ CAF_TEST(repair never cuts snapshots or files it cannot read) {
   CAF_CHECK_EQUAL(check(enc, test::private_key("key.hex")).rc, app::exit_ok);
   auto missing = cli({"repair", dir.file("missing.aof"), "--yes"});
   CAF_CHECK_EQUAL(missing.rc, app::exit_usage);
+}
+
+CAF_TEST(a data directory is served only with the shard count it was written with) {
+  test::temp_dir dir;
+  CAF_CHECK_EQUAL(app::shard_count_mismatch(dir.path(), 4), "");
+  CAF_CHECK_EQUAL(app::shard_count_mismatch(dir.path() + "/absent", 4), "");
+  auto touch = [&](const std::string& name) {
+    std::ofstream{std::filesystem::path{dir.path()} / name} << "x";
+  };
+  touch("notes.txt"); // not a shard file
+  CAF_CHECK_EQUAL(app::shard_count_mismatch(dir.path(), 1), "");
+  for (auto* name : {"shard-0.aof", "shard-1.snap", "shard-3.aof"})
+    touch(name);
+  CAF_CHECK_EQUAL(app::shard_count_mismatch(dir.path(), 4), "");
+  for (uint16_t n : {1, 3, 5, 255}) {
+    auto why = app::shard_count_mismatch(dir.path(), n);
+    CAF_CHECK(why.find("written with 4 shards") != std::string::npos);
+    CAF_CHECK(why.find("persistence.shards is " + std::to_string(n))
+              != std::string::npos);
+    CAF_CHECK(why.find("Set persistence.shards = 4") != std::string::npos);
+  }
+  touch("shard-7.rewrite"); // a rewrite marker counts as shard 7's
+  CAF_CHECK(app::shard_count_mismatch(dir.path(), 4).find("written with 8")
+            != std::string::npos);
 }

@@ -103,4 +103,20 @@ start_emberd "$WORK/log-enc" --config-file="$SRC/config/encrypted.ini" \
 expect "PONG" PING
 stop_emberd TERM
 [ "$STOP_RC" == 0 ] || fail "encrypted.ini: no clean stop"
+# -- the shard count of a data directory ----------------------------------------------------
+# A key's shard is CRC32(key) % shards: a directory written with 4 shards is
+# refused with another count (its keys would hide), and served with its own.
+start_emberd "$WORK/log-count" --persistence.data-dir="$WORK/count" \
+  --persistence.shards=4 --persistence.fsync=always
+for i in $(seq 1 20); do rcli SET "key:$i" "v$i" >/dev/null; done
+stop_emberd TERM
+for n in 1 3 5 8; do
+  refused 2 "persistence.data-dir '$WORK/count' holds shard files up to shard-3 (written with 4 shards) but persistence.shards is $n" \
+    --persistence.data-dir="$WORK/count" --persistence.shards=$n
+done
+start_emberd "$WORK/log-count2" --persistence.data-dir="$WORK/count" \
+  --persistence.shards=4
+expect "(integer) 20" DBSIZE
+expect '"v17"' GET key:17
+stop_emberd TERM
 finish
