@@ -173,9 +173,12 @@ const std::vector<option_spec>& options() {
          "directory of the shard files (created if missing; relative to the "
          "working directory)",
          text(&dc::data_dir, false)),
-    make("persistence", "shards", "integer 1..255",
-         "number of shards; must stay the same for a data directory",
-         integer(&dc::shards, 1, 255)),
+    make("persistence", "shards",
+         "integer 0..255 (0 = as the data directory was written, 1 for a "
+         "new one)",
+         "number of shards; fixed for a data directory (emberd refuses "
+         "another count)",
+         integer(&dc::shards, 0, 255)),
     make("persistence", "fsync", "\"always\" | \"everysec\" | \"no\"",
          "when a write is acknowledged: after its fsync, after write(2) with "
          "an fsync every second, or after write(2) only",

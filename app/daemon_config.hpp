@@ -29,7 +29,9 @@ namespace ember::app {
 struct daemon_config {
   // [persistence]
   std::string data_dir = "data";
-  uint16_t shards = 4;
+  /// 0: as many as the data directory was written with, 1 for a new one
+  /// (run_daemon resolves it).
+  uint16_t shards = 0;
   messages::fsync_policy fsync = messages::fsync_policy::everysec;
   std::string key_file; ///< empty: files are written unencrypted
   /// A key file group or others can access: log a warning, or refuse it.

@@ -54,12 +54,17 @@ codec::result<std::vector<uint16_t>> list_shards(const std::string& dir) {
   return shards;
 }
 
-std::string shard_count_mismatch(const std::string& dir, uint16_t shards) {
+uint16_t shard_count_of(const std::string& dir) {
   auto present = list_shards(dir);
   if (!present || present->empty())
-    return {};
-  auto written = static_cast<uint32_t>(present->back()) + 1;
-  if (written == shards)
+    return 0;
+  // Shard numbers beyond 254 are no shards emberd writes (1..255 shards).
+  return static_cast<uint16_t>(std::min<uint32_t>(present->back() + 1u, 65535));
+}
+
+std::string shard_count_mismatch(const std::string& dir, uint16_t shards) {
+  auto written = shard_count_of(dir);
+  if (written == 0 || written == shards)
     return {};
   return "persistence.data-dir '" + dir + "' holds shard files up to shard-"
          + std::to_string(written - 1) + " (written with "

@@ -17,12 +17,16 @@ namespace ember::app {
 /// readable directory.
 codec::result<std::vector<uint16_t>> list_shards(const std::string& dir);
 
+/// The shard count `dir`'s files were written with: one more than the
+/// highest shard number of a file in it, or 0 when it holds none (or
+/// cannot be read: recovery reports that).
+uint16_t shard_count_of(const std::string& dir);
+
 /// Whether `dir` may be served with `shards` shards: "" when it may (it
-/// holds no shard files, or exactly those of shards 0..shards-1 at most,
-/// with the last one present), else why not, naming the count its files
-/// were written with and what to do. A key's shard is CRC32(key) % shards,
-/// so any other count hides keys written before; an unreadable directory
-/// is left for recovery to report.
+/// holds no shard files, or was written with that count), else why not,
+/// naming the count its files were written with and what to do. A key's
+/// shard is CRC32(key) % shards, so any other count hides keys written
+/// before.
 std::string shard_count_mismatch(const std::string& dir, uint16_t shards);
 
 /// "shard-N.rewrite": present while a committed rewrite is unfinished.

@@ -20,7 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   auto& c = out.config;
-  bool in_range = c.shards >= 1 && c.shards <= 255 && c.max_restarts <= 1000
+  bool in_range = c.shards <= 255 && c.max_restarts <= 1000
                   && c.restart_period_s >= 1 && c.restart_period_s <= 86400
                   && c.max_inflight_bytes >= 1024 && c.max_clients >= 1
                   && c.max_request_bytes >= 1024;

@@ -93,6 +93,7 @@ CAF_TEST(an empty file keeps the defaults) {
   CAF_CHECK(r.config.fsync == messages::fsync_policy::everysec);
   CAF_CHECK_EQUAL(r.config.worker_threads, 0u);
   CAF_CHECK_EQUAL(r.config.scheduler, "wakeful");
+  CAF_CHECK_EQUAL(r.config.shards, 0u); // resolved from the data directory
 }
 
 CAF_TEST(bad files are refused naming the key and what is allowed) {
@@ -107,9 +108,9 @@ CAF_TEST(bad files are refused naming the key and what is allowed) {
      {"unknown option 'persistance.fsync'"}},
     {"port = 1\n", {"unknown option 'port'"}},
     {"[persistence]\nshards = \"4\"\n",
-     {"persistence.shards", "expected an integer in 1..255", "\"4\""}},
-    {"[persistence]\nshards = 0\n", {"persistence.shards", "1..255"}},
-    {"[persistence]\nshards = 256\n", {"persistence.shards", "1..255"}},
+     {"persistence.shards", "expected an integer in 0..255", "\"4\""}},
+    {"[persistence]\nshards = -1\n", {"persistence.shards", "0..255"}},
+    {"[persistence]\nshards = 256\n", {"persistence.shards", "0..255"}},
     {"[persistence]\nfsync = \"sometimes\"\n",
      {"persistence.fsync", "always, everysec, no", "sometimes"}},
     {"[persistence]\nfsync = 1\n", {"persistence.fsync"}},
@@ -164,7 +165,7 @@ CAF_TEST(the command line overrides the file and is checked the same way) {
   std::vector<bad> cases = {
     {"--persistence.shardz=3", "unknown option 'persistence.shardz'"},
     {"--persistence.shards=three", "expected an integer"},
-    {"--persistence.shards=0", "1..255"},
+    {"--persistence.shards=256", "0..255"},
     {"--persistence.fsync=sometimes", "always, everysec, no"},
     {"--server.port=65536", "0..65535"},
     {"--shards=3", "--<group>.<name>=<value>"},

@@ -28,9 +28,9 @@ INI
 refused 2 "server.port: expected an integer in 0..65535" --config-file="$WORK/type.ini"
 cat >"$WORK/range.ini" <<'INI'
 [persistence]
-shards = 0
+shards = 256
 INI
-refused 2 "persistence.shards: expected an integer in 1..255" --config-file="$WORK/range.ini"
+refused 2 "persistence.shards: expected an integer in 0..255" --config-file="$WORK/range.ini"
 refused 2 "line 2" --config-file=<(printf '[persistence]\nfsync = always\n')
 refused 2 "command line: unknown option 'server.prot'" --server.prot=1
 refused 2 "persistence.fsync: expected one of always, everysec, no" --persistence.fsync=sometimes
@@ -119,4 +119,14 @@ start_emberd "$WORK/log-count2" --persistence.data-dir="$WORK/count" \
 expect "(integer) 20" DBSIZE
 expect '"v17"' GET key:17
 stop_emberd TERM
+# shards = 0 (default.ini): the directory's own count, 1 for a new one.
+start_emberd "$WORK/log-count3" --config-file="$SRC/config/default.ini" \
+  --persistence.data-dir="$WORK/count" --log.file="$WORK/count3.log"
+expect "(integer) 20" DBSIZE
+expect '"v3"' GET key:3
+stop_emberd TERM
+grep -q "ready: 4 shard(s)" "$WORK/count3.log" \
+  || fail "shards = 0 on a directory of 4 shards: not served with 4"
+grep -q "ready: 1 shard(s)" "$WORK/default.log" \
+  || fail "shards = 0 on a new directory: not served with 1"
 finish
