@@ -22,10 +22,10 @@
 # worker that runs its receiver: in the suites where actors run on CAF's
 # worker threads and talk to each other all the time (integration, remote,
 # the kill test's writer, wakeful_stealing) it reports those handoffs by the
-# thousand, inside our handlers (wakeful_stealing: 7 reports, each in a
-# handler or a message's destructor, none in the policy's own code, which is
-# a header and so instrumented). Those suites stay out of the TSan step until CAF itself can
-# be built with -fsanitize=thread (RELIABILITY.md); the rest run with
+# thousand, inside our handlers (wakeful_stealing: 7 reports, in handlers
+# and message destructors, none in the policy's own code, which is a header
+# and so instrumented). Those suites stay out of the TSan step until CAF
+# itself can be built with -fsanitize=thread (RELIABILITY.md); the rest run with
 # ignore_noninstrumented_modules=1 (CAF's own allocations and frees are not
 # ours to judge) and tests/tsan.supp, each entry with its reason.
 set -euo pipefail
