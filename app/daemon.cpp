@@ -245,19 +245,18 @@ int run_daemon(const daemon_config& configured) {
     return 2;
   }
   if (cfg.shards == 0) {
-    cfg.shards = shard_count_of(cfg.data_dir);
-    // A new directory gets one shard: the one network thread bounds emberd
-    // before one shard does, and on 2 cores one shard served 1.4-1.8x the
-    // requests/s of four under pipelining (BENCHMARKS.md).
-    if (cfg.shards == 0)
-      cfg.shards = 1;
-    if (cfg.shards > 255) {
+    auto written = shard_count_of(cfg.data_dir);
+    if (written > 255) {
       spdlog::critical("persistence.data-dir '{}' holds shard files up to "
                        "shard-{}, more shards than emberd serves (255); "
                        "move the files of other programs out of it",
-                       cfg.data_dir, cfg.shards - 1);
+                       cfg.data_dir, written - 1);
       return 2;
     }
+    // A new directory gets one shard: the one network thread bounds emberd
+    // before one shard does, and on 2 cores one shard served 1.4-1.8x the
+    // requests/s of four under pipelining (BENCHMARKS.md).
+    cfg.shards = written == 0 ? 1 : static_cast<uint16_t>(written);
   } else if (auto why = shard_count_mismatch(cfg.data_dir, cfg.shards);
              !why.empty()) {
     spdlog::critical("{}", why);

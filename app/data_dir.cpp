@@ -54,12 +54,11 @@ codec::result<std::vector<uint16_t>> list_shards(const std::string& dir) {
   return shards;
 }
 
-uint16_t shard_count_of(const std::string& dir) {
+uint32_t shard_count_of(const std::string& dir) {
   auto present = list_shards(dir);
   if (!present || present->empty())
     return 0;
-  // Shard numbers beyond 254 are no shards emberd writes (1..255 shards).
-  return static_cast<uint16_t>(std::min<uint32_t>(present->back() + 1u, 65535));
+  return uint32_t{present->back()} + 1;
 }
 
 std::string shard_count_mismatch(const std::string& dir, uint16_t shards) {

@@ -18,9 +18,10 @@ namespace ember::app {
 codec::result<std::vector<uint16_t>> list_shards(const std::string& dir);
 
 /// The shard count `dir`'s files were written with: one more than the
-/// highest shard number of a file in it, or 0 when it holds none (or
-/// cannot be read: recovery reports that).
-uint16_t shard_count_of(const std::string& dir);
+/// highest shard number of a file in it (up to 65536; emberd serves at
+/// most 255), or 0 when it holds none (or cannot be read: recovery
+/// reports that).
+uint32_t shard_count_of(const std::string& dir);
 
 /// Whether `dir` may be served with `shards` shards: "" when it may (it
 /// holds no shard files, or was written with that count), else why not,

@@ -129,4 +129,7 @@ grep -q "ready: 4 shard(s)" "$WORK/count3.log" \
   || fail "shards = 0 on a directory of 4 shards: not served with 4"
 grep -q "ready: 1 shard(s)" "$WORK/default.log" \
   || fail "shards = 0 on a new directory: not served with 1"
+mkdir -p "$WORK/many" && : >"$WORK/many/shard-300.aof"
+refused 2 "holds shard files up to shard-300, more shards than emberd serves (255)" \
+  --persistence.data-dir="$WORK/many"
 finish
