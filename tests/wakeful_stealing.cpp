@@ -13,6 +13,7 @@
 #include <memory>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
@@ -38,8 +39,33 @@ struct config : caf::actor_system_config {
   }
 };
 
-caf::behavior echo(caf::event_based_actor*) {
-  return {[](int x) { return x + 1; }};
+// Every actor here is spawned with at least one argument: CAF 0.17 keeps
+// no argument tuple for a function spawned without any and dereferences
+// the null pointer (UBSan reports it, in CAF's init_fun_factory).
+caf::behavior echo(caf::event_based_actor*, int add) {
+  return {[add](int x) { return x + add; }};
+}
+
+using counter_ptr = std::shared_ptr<std::atomic<int>>;
+
+// Counts every message it gets.
+caf::behavior counter(caf::event_based_actor*, counter_ptr ran) {
+  return {[ran](int) { ++*ran; }};
+}
+
+// On a message: sends one to each of `targets`, then keeps its worker busy
+// until they all ran (at most `bound`) and stores how many did in `seen`.
+caf::behavior fan(caf::event_based_actor* self, std::vector<caf::actor> targets,
+                  counter_ptr ran, counter_ptr seen) {
+  return {[=](int) {
+    for (auto& t : targets)
+      self->send(t, 1);
+    auto jobs = static_cast<int>(targets.size());
+    auto deadline = std::chrono::steady_clock::now() + bound;
+    while (*ran < jobs && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+    *seen = ran->load();
+  }};
 }
 
 // Asks `peer` `rounds` times, one request at a time; tells `done` after.
@@ -71,7 +97,7 @@ caf::behavior pinger(caf::event_based_actor* self, caf::actor peer, int rounds,
 int run_pairs(caf::actor_system& sys, int pairs, int rounds) {
   auto done = std::make_shared<std::atomic<int>>(0);
   for (int i = 0; i < pairs; ++i)
-    sys.spawn(pinger, sys.spawn(echo), rounds, done);
+    sys.spawn(pinger, sys.spawn(echo, 1), rounds, done);
   auto deadline = std::chrono::steady_clock::now() + bound;
   while (*done < pairs && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(1ms);
@@ -90,7 +116,7 @@ CAF_TEST(the actor system schedules with wakeful_stealing) {
 CAF_TEST(messages from outside the workers reach sleeping workers) {
   config cfg{2};
   caf::actor_system sys{cfg};
-  auto target = sys.spawn(echo);
+  auto target = sys.spawn(echo, 1);
   caf::scoped_actor self{sys};
   int answered = 0;
   for (int i = 0; i < 100; ++i) {
@@ -113,29 +139,18 @@ CAF_TEST(work made ready behind a busy worker reaches an idle one) {
   auto ran = std::make_shared<std::atomic<int>>(0);
   std::vector<caf::actor> workers;
   for (int i = 0; i < jobs; ++i)
-    workers.push_back(sys.spawn([ran](caf::event_based_actor*) -> caf::behavior {
-      return {[ran](int) { ++*ran; }};
-    }));
+    workers.push_back(sys.spawn(counter, ran));
   // The fan makes `jobs` actors ready on its own worker, then keeps that
   // worker busy until they ran: only the other worker, woken, can run them.
   auto seen = std::make_shared<std::atomic<int>>(-1);
-  auto fan = sys.spawn([=](caf::event_based_actor* self) -> caf::behavior {
-    return {[=](int) {
-      for (auto& w : workers)
-        self->send(w, 1);
-      auto deadline = std::chrono::steady_clock::now() + bound;
-      while (*ran < jobs && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::yield();
-      *seen = ran->load();
-    }};
-  });
+  auto busy = sys.spawn(fan, workers, ran, seen);
   std::this_thread::sleep_for(50ms); // both workers asleep
-  caf::anon_send(fan, 1);
+  caf::anon_send(busy, 1);
   auto deadline = std::chrono::steady_clock::now() + 2 * bound;
   while (*seen < 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(1ms);
   CAF_CHECK_EQUAL(seen->load(), jobs);
-  caf::anon_send_exit(fan, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(busy, caf::exit_reason::user_shutdown);
   for (auto& w : workers)
     caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
 }
