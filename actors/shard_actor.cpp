@@ -1,12 +1,12 @@
 #include "actors/shard_actor.hpp"
 
-#include <functional>
 #include <utility>
 
 #include "caf/actor_system.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/stateful_actor.hpp"
 
+#include "actors/durable_callbacks.hpp"
 #include "actors/shard_state.hpp"
 #include "actors/snapshot_actor.hpp"
 #include "actors/writer_actor.hpp"
@@ -28,11 +28,13 @@ struct shard_actor_state {
   shard_stats info; // recovery report, restarts, last save
   caf::actor snapshotter;
   bool rewriting = false;
-  // Records applied to memory but not yet handed to the writer, and what to
-  // run once they are durable: one writer request per mailbox drain instead
-  // of one per write (a flush_atom to ourselves marks the drain's end).
+  // Records applied to memory but not yet handed to the writer, and the
+  // replies to send once they are durable (the writer or its syncer sends
+  // them, see messages::record_batch): one writer request per mailbox drain
+  // instead of one per write (a flush_atom to ourselves marks the drain's
+  // end).
   std::vector<codec::aof_record> log;
-  std::vector<std::function<void(const caf::error&)>> log_done;
+  std::vector<durable_callback> log_done;
   uint64_t log_changes = 0;
   uint64_t log_size = 0; // AOF bytes of `log` (counted in inflight_bytes)
   bool flush_scheduled = false;
@@ -84,9 +86,7 @@ caf::error refuse_write(shard_ptr self) {
 // and the reload from disk replaces the memory it changed.
 void drop_log(shard_ptr self, const caf::error& err) {
   auto& st = self->state;
-  for (auto& d : st.log_done)
-    d(err);
-  st.log_done.clear();
+  run_callbacks(st.log_done, err, self->ctrl());
   st.log.clear();
   st.log_changes = 0;
   st.inflight_bytes -= std::exchange(st.log_size, 0);
@@ -105,33 +105,36 @@ void send_log(shard_ptr self) {
     drop_log(self, refuse_write(self));
     return;
   }
-  auto done = std::move(st.log_done);
-  st.log_done.clear();
+  // The writer takes the replies out of `acks` and sends them; what it
+  // left there (the batch never reached it) is ours to fail.
+  auto acks = std::make_shared<std::vector<durable_callback>>(
+    std::exchange(st.log_done, {}));
   st.changes_since_save += std::exchange(st.log_changes, 0);
   auto bytes = std::exchange(st.log_size, 0);
-  auto all = std::make_shared<decltype(done)>(std::move(done));
   self
     ->request(st.writer, caf::infinite, append_atom::value,
-              record_batch{std::move(st.log)})
-    .then(
-      [self, bytes, all](uint64_t) {
-        self->state.inflight_bytes -= bytes;
-        for (auto& d : *all)
-          d(caf::error{});
-      },
-      [self, bytes, all](caf::error& err) {
-        self->state.inflight_bytes -= bytes;
-        // Memory may now hold writes that never became durable: no more
-        // writes until the supervisor reloads us from disk.
-        self->state.writer = nullptr;
-        for (auto& d : *all)
-          d(err);
-      });
+              record_batch{std::move(st.log), acks})
+    .then([self, bytes](uint64_t) { self->state.inflight_bytes -= bytes; },
+          [self, bytes, acks](caf::error& err) {
+            self->state.inflight_bytes -= bytes;
+            // Memory may now hold writes that never became durable: no
+            // more writes until the supervisor reloads us from disk.
+            self->state.writer = nullptr;
+            // Left in `acks`: the batch never reached the writer (it was
+            // gone), and CAF's error would not say what became of them.
+            if (!persist_code(err))
+              err = make_error(persist_errc::io_error,
+                               shard_name(self->state.opts)
+                                 + ": its AOF writer stopped before these "
+                                   "writes reached it ("
+                                 + self->system().render(err) + "); retry");
+            run_callbacks(acks, err, self->ctrl());
+          });
   st.log.clear();
 }
 
 // The records st.log[from..] wait for the disk; `done` runs once they are
-// durable (or with the error). `changes` counts the requests they carry
+// durable (or with the error), in the writer, its syncer or here. `changes` counts the requests they carry
 // (for the save rules). Their bytes count against max_inflight_bytes at
 // once, so the bound holds within one mailbox drain too.
 template <class Done>
@@ -278,17 +281,17 @@ caf::result<batch_replies> handle_batch(shard_ptr self, shard_batch& b) {
   arm_expiry(self);
   if (st.log.size() == logged_before)
     return out;
-  auto rp = self->make_response_promise<batch_replies>();
+  auto rp = self->make_response_promise();
   auto changes = logged.size();
   log_records(
     self, logged_before,
-    [rp, out = std::move(out),
-     logged = std::move(logged)](const caf::error& err) mutable {
+    [rp, out = std::move(out), logged = std::move(logged)](
+      const caf::error& err, const caf::strong_actor_ptr& by) mutable {
       // Not durable: none of the writes may be acknowledged.
       if (err)
         for (auto i : logged)
           out.results[i].error = err;
-      rp.deliver(std::move(out));
+      answered_by(by, rp).deliver(std::move(out));
     },
     changes);
   return rp;
@@ -318,11 +321,13 @@ caf::behavior shard_impl(shard_ptr self, shard_options opts,
       if (st.log.size() == before)
         return std::move(*r);
       auto rp = self->make_response_promise();
-      auto done = [rp, rep = std::move(*r)](const caf::error& err) mutable {
+      auto done = [rp, rep = std::move(*r)](
+                    const caf::error& err,
+                    const caf::strong_actor_ptr& by) mutable {
         if (err)
-          rp.deliver(err);
+          answered_by(by, rp).deliver(err);
         else
-          rp.deliver(std::move(rep));
+          answered_by(by, rp).deliver(std::move(rep));
       };
       log_records(self, before, std::move(done));
       return rp;
@@ -369,7 +374,8 @@ caf::behavior shard_impl(shard_ptr self, shard_options opts,
         st.logic.expire_sample(codec::unix_now_ms(), st.opts.expire_sample,
                                st.log);
         if (st.log.size() != before)
-          log_records(self, before, [](const caf::error&) {});
+          log_records(self, before,
+                      [](const caf::error&, const caf::strong_actor_ptr&) {});
       }
       arm_expiry(self);
     },

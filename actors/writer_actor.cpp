@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "actors/durable_callbacks.hpp"
 #include "codec/keyspace.hpp"
 #include "codec/recovery.hpp"
 #include "codec/rewrite.hpp"
@@ -23,7 +24,10 @@ using namespace messages;
 
 namespace {
 
-// Runs fsyncs for one AOF, so the writer's own thread keeps writing.
+// Runs fsyncs for one AOF, so the writer's own thread keeps writing. The
+// clients' replies stay with the writer: sent from here, outside the CAF
+// workers, each would be an external enqueue, and the 64-producer group
+// commit got slower (BENCHMARKS.md).
 caf::behavior syncer(caf::event_based_actor*,
                      std::shared_ptr<codec::writable_file> file) {
   return {
@@ -39,6 +43,7 @@ struct waiter {
   caf::typed_response_promise<uint64_t> rp;
   uint64_t offset;      // reply once this much is durable (or written)
   uint64_t records = 0; // how many records the reply acknowledges
+  std::vector<durable_callback> acks; // the clients' replies (record_batch)
 };
 
 struct writer_state {
@@ -72,20 +77,23 @@ codec::aof_writer& aof(writer_ptr self) {
 void fail_all(writer_ptr self, const caf::error& err) {
   auto& st = self->state;
   for (auto* q : {&st.unwritten, &st.unsynced})
-    for (auto& w : *q)
+    for (auto& w : *q) {
+      run_callbacks(w.acks, err, self->ctrl());
       w.rp.deliver(err);
+    }
   st.unwritten.clear();
   st.unsynced.clear();
   st.unsynced_records = 0;
   self->quit(err);
 }
 
-// Replies to everything in `q` covered by `offset`; returns the records
-// those replies acknowledged.
-uint64_t release(std::deque<waiter>& q, uint64_t offset) {
+// Replies to everything in `q` covered by `offset` (the clients first,
+// then the shard); returns the records those replies acknowledged.
+uint64_t release(writer_ptr self, std::deque<waiter>& q, uint64_t offset) {
   uint64_t records = 0;
   while (!q.empty() && q.front().offset <= offset) {
     records += q.front().records;
+    run_callbacks(q.front().acks, caf::none, self->ctrl());
     q.front().rp.deliver(q.front().offset);
     q.pop_front();
   }
@@ -95,7 +103,7 @@ uint64_t release(std::deque<waiter>& q, uint64_t offset) {
 // release() for `unsynced`, keeping unsynced_records; returns the records.
 uint64_t release_synced(writer_ptr self, uint64_t offset) {
   auto& st = self->state;
-  auto records = release(st.unsynced, offset);
+  auto records = release(self, st.unsynced, offset);
   st.unsynced_records -= records;
   return records;
 }
@@ -219,7 +227,7 @@ void flush(writer_ptr self) {
     return;
   }
   if (write_pending(self))
-    release(st.unwritten, aof(self).flushed_size());
+    release(self, st.unwritten, aof(self).flushed_size());
 }
 
 void schedule_flush(writer_ptr self) {
@@ -309,7 +317,9 @@ writer_actor::behavior_type writer_impl(writer_ptr self, writer_config cfg) {
       self->state.stats.records_written += batch.records.size();
       auto rp = self->make_response_promise<uint64_t>();
       self->state.unwritten.push_back(
-        waiter{rp, aof(self).size(), batch.records.size()});
+        waiter{rp, aof(self).size(), batch.records.size(),
+               batch.acks ? std::exchange(*batch.acks, {})
+                          : std::vector<durable_callback>{}});
       schedule_flush(self);
       return rp;
     },
@@ -335,7 +345,7 @@ writer_actor::behavior_type writer_impl(writer_ptr self, writer_config cfg) {
       // when that fsync starts).
       flush(self);
       auto rp = self->make_response_promise<uint64_t>();
-      self->state.unsynced.push_back(waiter{rp, aof(self).size()});
+      self->state.unsynced.push_back(waiter{rp, aof(self).size(), 0, {}});
       start_sync(self, false); // asked for explicitly: no hold
       return rp;
     },

@@ -7,6 +7,9 @@
 //                             always   - after an fsync that covers it
 //                             everysec - once written to the OS
 //                             no       - once written to the OS
+//                             The batch's acks (the clients' replies, see
+//                             messages::record_batch) run right before it,
+//                             in this actor, with the same outcome.
 //   tick                      everysec: fsync unless one is still running
 //                             (then count a delayed fsync, as Redis does);
 //                             always: end a group-commit hold, fsync now

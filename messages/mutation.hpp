@@ -16,12 +16,16 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "caf/actor_control_block.hpp"
 #include "caf/error.hpp"
 #include "caf/sec.hpp"
 #include "caf/meta/load_callback.hpp"
+#include "caf/meta/save_callback.hpp"
 #include "caf/meta/type_name.hpp"
 
 #include "codec/aof_record.hpp"
@@ -64,9 +68,28 @@ typename Inspector::result_type inspect(Inspector& f, mutation& x) {
   return f(caf::meta::type_name("mutation"), bytes, x.flags, load);
 }
 
-/// A batch of records handed from a shard to its writer.
+/// What runs once the records it came with are durable (`err` is none) or
+/// never will be (`err` says why): it sends a client its reply. `by` is the
+/// actor running it, in its own handler: the reply goes out as that
+/// actor's (a caf::response_promise sends through its actor's execution
+/// context, so no actor may use another's promise).
+using durable_callback =
+  std::function<void(const caf::error& err, const caf::strong_actor_ptr& by)>;
+
+/// Durable callbacks shared by two actors; whichever runs them empties the
+/// list (see record_batch).
+using durable_callbacks = std::shared_ptr<std::vector<durable_callback>>;
+
+/// A batch of records handed from a shard to its writer, with the replies
+/// to send once they are durable. The writer sends them itself instead of
+/// replying to the shard for it to send them: one hop less between the
+/// disk and each client. The shard keeps a share of `acks` so that it can
+/// still fail them if the batch never reached the writer.
+/// Only records cross a network: serializing a batch that carries acks
+/// fails.
 struct record_batch {
   std::vector<codec::aof_record> records;
+  durable_callbacks acks;
 };
 
 template <class Inspector>
@@ -74,12 +97,17 @@ typename Inspector::result_type inspect(Inspector& f, record_batch& x) {
   std::string bytes;
   if constexpr (Inspector::reads_state)
     bytes = encode_records(x.records);
+  auto local_only = caf::meta::save_callback([&]() -> caf::error {
+    if (x.acks && !x.acks->empty())
+      return caf::sec::state_not_serializable;
+    return caf::none;
+  });
   auto load = caf::meta::load_callback([&]() -> caf::error {
     if (!decode_records(bytes, x.records))
       return caf::sec::invalid_argument;
     return caf::none;
   });
-  return f(caf::meta::type_name("record_batch"), bytes, load);
+  return f(caf::meta::type_name("record_batch"), local_only, bytes, load);
 }
 
 } // namespace ember::messages

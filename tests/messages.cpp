@@ -56,6 +56,15 @@ CAF_TEST(every record kind travels as a mutation) {
   for (int i = 0; i < 100; ++i)
     batch.records.push_back(gen.next());
   CAF_CHECK(round_trip(batch).records == batch.records);
+  // Replies waiting for the disk stay in the process: a batch carrying
+  // any refuses to serialize instead of arriving without them.
+  batch.acks = std::make_shared<std::vector<durable_callback>>();
+  CAF_CHECK(round_trip(batch).records == batch.records); // none yet
+  batch.acks->push_back([](const caf::error&, const caf::strong_actor_ptr&) {});
+  std::vector<char> buf;
+  caf::binary_serializer sink{sys, buf};
+  CAF_CHECK_EQUAL(sink(batch), caf::sec::state_not_serializable);
+  CAF_CHECK(!caf::deep_to_string(batch).empty());
 }
 
 CAF_TEST(every query travels) {

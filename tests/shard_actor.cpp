@@ -201,6 +201,38 @@ CAF_TEST(a writer killed with an error is restarted) {
   CAF_CHECK(read(q::dbsize{}) == reply::of(int64_t{2}));
 }
 
+CAF_TEST(writes handed to a writer that was gone fail and are not applied) {
+  start(options(fsync_policy::everysec));
+  CAF_REQUIRE(write(rec::set{"a", "1", -1}));
+  auto w = ask<writer_actor>(sup, actors::writer_atom::value, uint16_t{0});
+  // The writer dies; the shard applies a write and hands it over before
+  // the supervisor's restart reaches it: only the shard runs meanwhile.
+  caf::anon_send_exit(w, caf::exit_reason::kill);
+  CAF_REQUIRE(sched.prioritize(w));
+  sched.run_once();
+  auto pending = self->request(shard, caf::infinite,
+                               mutation{rec::set{"b", "2", -1}, 0});
+  auto* shard_job = dynamic_cast<caf::resumable*>(
+    caf::actor_cast<caf::abstract_actor*>(shard));
+  sched.run_jobs_filtered([&](caf::resumable* job) { return job == shard_job; });
+  // The shard ran the write's reply itself, with an error of ours: never
+  // silence, never an acknowledgement.
+  CAF_REQUIRE(!self->mailbox().empty()); // else receive() would wait forever
+  bool replied = false;
+  pending.receive([&](reply&) { CAF_FAIL("acknowledged a lost write"); },
+                  [&](caf::error& err) {
+                    replied = true;
+                    CAF_CHECK(persist_code(err) == persist_errc::io_error);
+                    CAF_MESSAGE(sys.render(err));
+                  });
+  CAF_CHECK(replied);
+  // The restart reloads the shard from disk: "b" was never logged.
+  drain();
+  CAF_CHECK(read(q::dbsize{}) == reply::of(int64_t{1}));
+  CAF_REQUIRE(write(rec::set{"b", "2", -1}));
+  CAF_CHECK(read(q::dbsize{}) == reply::of(int64_t{2}));
+}
+
 CAF_TEST(exceeding the restart intensity fails the shard but reads work) {
   auto o = options(fsync_policy::always);
   o.max_restarts = 1;

@@ -28,6 +28,11 @@ struct ack_log {
   std::vector<caf::error> errors;
   // fsyncs the file system had seen when each ack arrived
   std::vector<uint64_t> syncs_at_ack;
+  // Each batch's durable callback (messages::record_batch::acks): the
+  // outcome it ran with, the actor that ran it and the fsyncs seen then.
+  std::vector<caf::error> callback_errors;
+  std::vector<caf::actor_addr> callback_by;
+  std::vector<uint64_t> syncs_at_callback;
 };
 
 // Sends `n` SETs one after the other, each after the previous one's ack.
@@ -44,7 +49,14 @@ caf::behavior producer(caf::event_based_actor* self, writer_actor w, int id,
       return;
     }
     auto key = "p" + std::to_string(id) + ":" + std::to_string(i);
-    record_batch b{{codec::rec::set{key, "v", -1}}};
+    auto acks = std::make_shared<std::vector<durable_callback>>();
+    acks->push_back(
+      [=](const caf::error& err, const caf::strong_actor_ptr& by) {
+        log->callback_errors.push_back(err);
+        log->callback_by.push_back(caf::actor_cast<caf::actor_addr>(by));
+        log->syncs_at_callback.push_back(fs->count(codec::fault_op::sync));
+      });
+    record_batch b{{codec::rec::set{key, "v", -1}}, acks};
     self->request(w, caf::infinite, append_atom::value, std::move(b))
       .then(
         [=](uint64_t offset) {
@@ -111,7 +123,7 @@ struct fixture : test_coordinator_fixture<config> {
       appended_keys.push_back("k" + std::to_string(appended_keys.size()));
       appends.push_back(self->request(
         w, caf::infinite, append_atom::value,
-        record_batch{{codec::rec::set{appended_keys.back(), "v", -1}}}));
+        record_batch{{codec::rec::set{appended_keys.back(), "v", -1}}, {}}));
     }
     sched.run();
   }
@@ -182,6 +194,13 @@ CAF_TEST(always is group commit with no ack before its fsync) {
   CAF_CHECK_EQUAL(ask<writer_stats>(w, stats_atom::value).batches, writes);
   for (auto n : log->syncs_at_ack)
     CAF_CHECK(n > syncs_before);
+  // The writer ran each batch's callback once, after the fsync.
+  CAF_REQUIRE_EQUAL(log->syncs_at_callback.size(), log->acked.size());
+  for (size_t i = 0; i < log->acked.size(); ++i) {
+    CAF_CHECK(!log->callback_errors[i]);
+    CAF_CHECK(log->callback_by[i] == w.address());
+    CAF_CHECK(log->syncs_at_callback[i] > syncs_before);
+  }
   // Acknowledged means durable: a power cut now loses none of them.
   CAF_REQUIRE(fs.crash());
   auto on_disk = keys_on_disk();
@@ -268,6 +287,13 @@ CAF_TEST(everysec and no acknowledge once written and count delayed fsyncs) {
   run();
   CAF_CHECK_EQUAL(log->acked.size(), 5u);
   CAF_CHECK_EQUAL(fs.count(codec::fault_op::sync), syncs_before);
+  // Each callback ran once written, with no fsync.
+  CAF_CHECK_EQUAL(log->callback_errors.size(), 5u);
+  for (size_t i = 0; i < log->callback_errors.size(); ++i) {
+    CAF_CHECK(!log->callback_errors[i]);
+    CAF_CHECK(log->callback_by[i] == w.address());
+    CAF_CHECK_EQUAL(log->syncs_at_callback[i], syncs_before);
+  }
   // A tick fsyncs; a tick while that fsync is still running is delayed.
   self->send(w, tick_atom::value);
   self->send(w, tick_atom::value);
@@ -306,11 +332,18 @@ CAF_TEST(a failed fsync fails every waiting request and stops the writer) {
   CAF_REQUIRE_EQUAL(log->errors.size(), 8u);
   for (auto& err : log->errors)
     CAF_CHECK(persist_code(err) == persist_errc::io_error);
+  // The callbacks, too, ran once each, with the error.
+  CAF_REQUIRE_EQUAL(log->callback_errors.size(), 8u);
+  for (auto& err : log->callback_errors)
+    CAF_CHECK(persist_code(err) == persist_errc::io_error);
   // The writer is gone: later requests fail too, never hang.
   auto late = std::make_shared<ack_log>();
   sys.spawn(producer, w, 99, 1, late, &fs);
   run();
   CAF_CHECK_EQUAL(late->errors.size(), 1u);
+  // A batch that never reached a writer keeps its callbacks: its sender
+  // runs them (the shard does, see tests/shard_actor.cpp).
+  CAF_CHECK(late->callback_errors.empty());
 }
 
 CAF_TEST(a failed write fails every waiting request) {
@@ -322,6 +355,9 @@ CAF_TEST(a failed write fails every waiting request) {
   run();
   CAF_CHECK(log->acked.empty());
   CAF_CHECK_EQUAL(log->errors.size(), 4u);
+  CAF_REQUIRE_EQUAL(log->callback_errors.size(), 4u);
+  for (auto& err : log->callback_errors)
+    CAF_CHECK(persist_code(err) == persist_errc::io_error);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
