@@ -86,7 +86,7 @@ caf::error refuse_write(shard_ptr self) {
 // and the reload from disk replaces the memory it changed.
 void drop_log(shard_ptr self, const caf::error& err) {
   auto& st = self->state;
-  run_callbacks(st.log_done, err, self->ctrl());
+  run_callbacks(st.log_done, err, self->context());
   st.log.clear();
   st.log_changes = 0;
   st.inflight_bytes -= std::exchange(st.log_size, 0);
@@ -128,7 +128,7 @@ void send_log(shard_ptr self) {
                                  + ": its AOF writer stopped before these "
                                    "writes reached it ("
                                  + self->system().render(err) + "); retry");
-            run_callbacks(acks, err, self->ctrl());
+            run_callbacks(acks, err, self->context());
           });
   st.log.clear();
 }
@@ -285,13 +285,13 @@ caf::result<batch_replies> handle_batch(shard_ptr self, shard_batch& b) {
   auto changes = logged.size();
   log_records(
     self, logged_before,
-    [rp, out = std::move(out), logged = std::move(logged)](
-      const caf::error& err, const caf::strong_actor_ptr& by) mutable {
+    [me = self->ctrl(), rp, out = std::move(out), logged = std::move(logged)](
+      const caf::error& err, caf::execution_unit* ctx) mutable {
       // Not durable: none of the writes may be acknowledged.
       if (err)
         for (auto i : logged)
           out.results[i].error = err;
-      answered_by(by, rp).deliver(std::move(out));
+      answer_as(me, rp, caf::make_message(std::move(out)), ctx);
     },
     changes);
   return rp;
@@ -321,13 +321,12 @@ caf::behavior shard_impl(shard_ptr self, shard_options opts,
       if (st.log.size() == before)
         return std::move(*r);
       auto rp = self->make_response_promise();
-      auto done = [rp, rep = std::move(*r)](
-                    const caf::error& err,
-                    const caf::strong_actor_ptr& by) mutable {
-        if (err)
-          answered_by(by, rp).deliver(err);
-        else
-          answered_by(by, rp).deliver(std::move(rep));
+      auto done = [me = self->ctrl(), rp, rep = std::move(*r)](
+                    const caf::error& err, caf::execution_unit* ctx) mutable {
+        answer_as(me, rp,
+                  err ? caf::make_message(err)
+                      : caf::make_message(std::move(rep)),
+                  ctx);
       };
       log_records(self, before, std::move(done));
       return rp;
@@ -375,7 +374,7 @@ caf::behavior shard_impl(shard_ptr self, shard_options opts,
                                st.log);
         if (st.log.size() != before)
           log_records(self, before,
-                      [](const caf::error&, const caf::strong_actor_ptr&) {});
+                      [](const caf::error&, caf::execution_unit*) {});
       }
       arm_expiry(self);
     },

@@ -78,7 +78,7 @@ void fail_all(writer_ptr self, const caf::error& err) {
   auto& st = self->state;
   for (auto* q : {&st.unwritten, &st.unsynced})
     for (auto& w : *q) {
-      run_callbacks(w.acks, err, self->ctrl());
+      run_callbacks(w.acks, err, self->context());
       w.rp.deliver(err);
     }
   st.unwritten.clear();
@@ -93,7 +93,7 @@ uint64_t release(writer_ptr self, std::deque<waiter>& q, uint64_t offset) {
   uint64_t records = 0;
   while (!q.empty() && q.front().offset <= offset) {
     records += q.front().records;
-    run_callbacks(q.front().acks, caf::none, self->ctrl());
+    run_callbacks(q.front().acks, caf::none, self->context());
     q.front().rp.deliver(q.front().offset);
     q.pop_front();
   }

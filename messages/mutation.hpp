@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "caf/actor_control_block.hpp"
+#include "caf/fwd.hpp"
 #include "caf/error.hpp"
 #include "caf/sec.hpp"
 #include "caf/meta/load_callback.hpp"
@@ -69,12 +69,12 @@ typename Inspector::result_type inspect(Inspector& f, mutation& x) {
 }
 
 /// What runs once the records it came with are durable (`err` is none) or
-/// never will be (`err` says why): it sends a client its reply. `by` is the
-/// actor running it, in its own handler: the reply goes out as that
-/// actor's (a caf::response_promise sends through its actor's execution
-/// context, so no actor may use another's promise).
+/// never will be (`err` says why): it sends a client its reply. `ctx` is
+/// the execution context of the actor running it, from inside one of its
+/// handlers: the reply is enqueued through it (a caf::response_promise
+/// would use its own actor's context, which another actor may not touch).
 using durable_callback =
-  std::function<void(const caf::error& err, const caf::strong_actor_ptr& by)>;
+  std::function<void(const caf::error& err, caf::execution_unit* ctx)>;
 
 /// Durable callbacks shared by two actors; whichever runs them empties the
 /// list (see record_batch).

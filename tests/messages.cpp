@@ -60,7 +60,7 @@ CAF_TEST(every record kind travels as a mutation) {
   // any refuses to serialize instead of arriving without them.
   batch.acks = std::make_shared<std::vector<durable_callback>>();
   CAF_CHECK(round_trip(batch).records == batch.records); // none yet
-  batch.acks->push_back([](const caf::error&, const caf::strong_actor_ptr&) {});
+  batch.acks->push_back([](const caf::error&, caf::execution_unit*) {});
   std::vector<char> buf;
   caf::binary_serializer sink{sys, buf};
   CAF_CHECK_EQUAL(sink(batch), caf::sec::state_not_serializable);

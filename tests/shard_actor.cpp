@@ -111,9 +111,18 @@ CAF_TEST(writes are acknowledged once durable and read back) {
   auto r = write(rec::set{"k", "v", -1});
   CAF_REQUIRE(r);
   CAF_CHECK(*r == reply::ok());
+  // The writer sends the replies, as the shard: clients never see the
+  // writer (which takes records without applying them).
+  auto pending = self->request(shard, caf::infinite,
+                               mutation{rec::set{"k", "v2", -1}, 0});
+  drain();
+  caf::strong_actor_ptr from;
+  pending.receive([&](reply&) { from = self->current_sender(); },
+                  [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+  CAF_CHECK(from == caf::actor_cast<caf::strong_actor_ptr>(shard));
   CAF_CHECK(*write(rec::incr{"n"}) == reply::of(int64_t{1}));
   CAF_CHECK(*write(rec::rpush{"l", {"a", "b"}}) == reply::of(int64_t{2}));
-  CAF_CHECK(read(q::get{"k"}) == reply::of(std::string{"v"}));
+  CAF_CHECK(read(q::get{"k"}) == reply::of(std::string{"v2"}));
   CAF_CHECK(read(q::llen{"l"}) == reply::of(int64_t{2}));
   // A wrong-type write is an error that changes and logs nothing.
   auto bad = write(rec::incr{"l"});

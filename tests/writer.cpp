@@ -29,9 +29,8 @@ struct ack_log {
   // fsyncs the file system had seen when each ack arrived
   std::vector<uint64_t> syncs_at_ack;
   // Each batch's durable callback (messages::record_batch::acks): the
-  // outcome it ran with, the actor that ran it and the fsyncs seen then.
+  // outcome it ran with and the fsyncs seen then.
   std::vector<caf::error> callback_errors;
-  std::vector<caf::actor_addr> callback_by;
   std::vector<uint64_t> syncs_at_callback;
 };
 
@@ -51,9 +50,9 @@ caf::behavior producer(caf::event_based_actor* self, writer_actor w, int id,
     auto key = "p" + std::to_string(id) + ":" + std::to_string(i);
     auto acks = std::make_shared<std::vector<durable_callback>>();
     acks->push_back(
-      [=](const caf::error& err, const caf::strong_actor_ptr& by) {
+      [=](const caf::error& err, caf::execution_unit* ctx) {
+        CAF_CHECK(ctx != nullptr);
         log->callback_errors.push_back(err);
-        log->callback_by.push_back(caf::actor_cast<caf::actor_addr>(by));
         log->syncs_at_callback.push_back(fs->count(codec::fault_op::sync));
       });
     record_batch b{{codec::rec::set{key, "v", -1}}, acks};
@@ -198,7 +197,6 @@ CAF_TEST(always is group commit with no ack before its fsync) {
   CAF_REQUIRE_EQUAL(log->syncs_at_callback.size(), log->acked.size());
   for (size_t i = 0; i < log->acked.size(); ++i) {
     CAF_CHECK(!log->callback_errors[i]);
-    CAF_CHECK(log->callback_by[i] == w.address());
     CAF_CHECK(log->syncs_at_callback[i] > syncs_before);
   }
   // Acknowledged means durable: a power cut now loses none of them.
@@ -291,7 +289,6 @@ CAF_TEST(everysec and no acknowledge once written and count delayed fsyncs) {
   CAF_CHECK_EQUAL(log->callback_errors.size(), 5u);
   for (size_t i = 0; i < log->callback_errors.size(); ++i) {
     CAF_CHECK(!log->callback_errors[i]);
-    CAF_CHECK(log->callback_by[i] == w.address());
     CAF_CHECK_EQUAL(log->syncs_at_callback[i], syncs_before);
   }
   // A tick fsyncs; a tick while that fsync is still running is delayed.
