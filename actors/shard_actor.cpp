@@ -29,10 +29,9 @@ struct shard_actor_state {
   caf::actor snapshotter;
   bool rewriting = false;
   // Records applied to memory but not yet handed to the writer, and the
-  // replies to send once they are durable (the writer or its syncer sends
-  // them, see messages::record_batch): one writer request per mailbox drain
-  // instead of one per write (a flush_atom to ourselves marks the drain's
-  // end).
+  // replies to send once they are durable (the writer sends them, see
+  // messages::record_batch): one writer request per mailbox drain instead
+  // of one per write (a flush_atom to ourselves marks the drain's end).
   std::vector<codec::aof_record> log;
   std::vector<durable_callback> log_done;
   uint64_t log_changes = 0;
@@ -134,9 +133,10 @@ void send_log(shard_ptr self) {
 }
 
 // The records st.log[from..] wait for the disk; `done` runs once they are
-// durable (or with the error), in the writer, its syncer or here. `changes` counts the requests they carry
-// (for the save rules). Their bytes count against max_inflight_bytes at
-// once, so the bound holds within one mailbox drain too.
+// durable (or with the error), in the writer or here. `changes` counts the
+// requests they carry (for the save rules). Their bytes count against
+// max_inflight_bytes at once, so the bound holds within one mailbox drain
+// too.
 template <class Done>
 void log_records(shard_ptr self, size_t from, Done done, uint64_t changes = 1) {
   auto& st = self->state;
