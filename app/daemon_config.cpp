@@ -245,11 +245,12 @@ const std::vector<option_spec>& options() {
          "how the actor threads share work and wait for it: wakeful "
          "(emberd's: an idle thread waits until new work wakes it), or CAF's "
          "stealing or sharing",
-         choice(&dc::scheduler,
-                std::vector<std::pair<std::string, std::string>>{
-                  {"wakeful", "wakeful"},
-                  {"stealing", "stealing"},
-                  {"sharing", "sharing"}})),
+         choice(&dc::scheduler, [] {
+           std::vector<std::pair<std::string, std::string>> names;
+           for (auto& n : scheduler_names())
+             names.emplace_back(n, n);
+           return names;
+         }())),
     make("log", "level",
          "\"trace\" | \"debug\" | \"info\" | \"warn\" | \"error\" | \"off\"",
          "least severity logged",
@@ -438,6 +439,12 @@ size_t worker_threads(uint32_t configured) {
   if (configured != 0)
     return configured;
   return std::max(1u, std::thread::hardware_concurrency());
+}
+
+const std::vector<std::string>& scheduler_names() {
+  static const std::vector<std::string> names{"wakeful", "stealing",
+                                              "sharing"};
+  return names;
 }
 
 bool configure_scheduler(caf::actor_system_config& cfg,

@@ -92,6 +92,10 @@ std::vector<actors::shard_options> shard_options_of(const daemon_config& c);
 /// actor cases on the same count.
 size_t worker_threads(uint32_t configured);
 
+/// The values server.scheduler allows, emberd's default first; each one
+/// configure_scheduler takes.
+const std::vector<std::string>& scheduler_names();
+
 /// Sets up the scheduler of the actor system `cfg` will build as emberd
 /// runs it: `scheduler` (a server.scheduler value) on `workers` threads,
 /// and CAF's work stealing with idle workers that stop polling after 20

@@ -40,9 +40,13 @@ bench_actor_config::bench_actor_config() {
   // worker per CPU core. An embedding application picks its own:
   // EMBER_BENCH_SCHEDULER=stealing or sharing measures CAF's policies,
   // EMBER_BENCH_THREADS=N another count.
-  if (!app::configure_scheduler(*this, actor_scheduler(), actor_workers()))
+  if (!app::configure_scheduler(*this, actor_scheduler(), actor_workers())) {
+    std::string allowed;
+    for (auto& n : app::scheduler_names())
+      allowed += (allowed.empty() ? "" : ", ") + n;
     throw std::runtime_error("EMBER_BENCH_SCHEDULER: " + actor_scheduler()
-                             + " is none of wakeful, stealing, sharing");
+                             + " is none of " + allowed);
+  }
 }
 
 shard_env::shard_env(const std::string& dir, uint16_t shards, fsync_policy p)
