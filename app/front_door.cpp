@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/info_report.hpp"
+#include "app/read_sizer.hpp"
 #include "app/resp_parser.hpp"
 #include "app/resp_reply.hpp"
 #include "messages/persist_error.hpp"
@@ -22,9 +23,6 @@ namespace ember::app {
 using namespace messages;
 
 namespace {
-
-// Bytes asked for per read; Redis reads 16 KiB, more only helps pipelines.
-constexpr size_t read_size = 64u << 10;
 
 // The reply of one command, in the connection's order. Filled when every
 // part answered; shared with the callbacks that fill it, so a connection
@@ -54,6 +52,7 @@ using reply_ptr = std::shared_ptr<pending_reply>;
 struct connection {
   explicit connection(resp::parser_limits limits) : parser(limits) {}
   resp::parser parser;
+  read_sizer reads;
   std::deque<reply_ptr> queue; // replies not yet written, in request order
   bool closing = false;
 };
@@ -257,6 +256,9 @@ void on_data(door_ptr self, caf::io::new_data_msg& msg) {
   if (i == st.conns.end() || i->second.closing || st.stopping)
     return; // stopping: what was read before is answered, nothing new
   auto& c = i->second;
+  if (c.reads.on_read(msg.buf.size()))
+    self->configure_read(msg.handle,
+                         caf::io::receive_policy::at_most(c.reads.size()));
   c.parser.feed(std::string_view{msg.buf.data(), msg.buf.size()});
   std::vector<outgoing_batch> out(st.cfg.shards.size());
   for (;;) {
@@ -346,8 +348,8 @@ caf::behavior front_door(door_ptr self, front_door_config cfg) {
         return;
       }
       st.conns.emplace(msg.handle, connection{limits_of(st.cfg)});
-      self->configure_read(msg.handle,
-                           caf::io::receive_policy::at_most(read_size));
+      self->configure_read(msg.handle, caf::io::receive_policy::at_most(
+                                         read_sizer::min_size));
     },
     [self](caf::io::new_data_msg& msg) { on_data(self, msg); },
     [self](caf::io::connection_closed_msg& msg) {

@@ -43,6 +43,24 @@ expect "(error) ERR invalid expire time in 'set' command" SET a 1 EX 0
 expect "(error) ERR value is not an integer or out of range" SET a 1 EX ten
 expect "(integer) 1" STRLEN a
 expect "(integer) 0" STRLEN missing
+# A value that takes many reads, and a deep pipeline: each connection's
+# read size grows with them (app/read_sizer.hpp).
+head -c 300000 /dev/zero | tr '\0' 'v' > "$WORK/big"
+expect "OK" -x SET bigvalue < "$WORK/big"
+expect "(integer) 300000" STRLEN bigvalue
+[ "$(redis-cli -p "$PORT" --raw GET bigvalue)" == "$(cat "$WORK/big")" ] \
+  || fail "GET bigvalue: the 300000-byte value came back different"
+pipe() { # CMD: "CMD pipe:1 v1" .. "CMD pipe:2000 v2000" through redis-cli --pipe
+  for i in $(seq 1 2000); do printf '%s pipe:%d v%d\r\n' "$1" "$i" "$i"; done |
+    redis-cli -p "$PORT" --pipe 2>&1 | tail -1
+}
+got=$(pipe SET)
+[ "$got" == "errors: 0, replies: 2000" ] || fail "--pipe of 2000 SETs -> [$got]"
+expect '"v1999"' GET pipe:1999
+got=$(pipe DEL)
+[ "$got" == "errors: 0, replies: 2000" ] || fail "--pipe of 2000 DELs -> [$got]"
+expect "(nil)" GET pipe:1999
+expect "(integer) 1" DEL bigvalue
 expect "(integer) 4" APPEND a "bcd"
 expect '"3bcd"' GET a
 expect "(integer) 4" SETRANGE a 1 XY
