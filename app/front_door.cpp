@@ -3,6 +3,9 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <utility>
+#include <variant>
+#include <vector>
 
 #include "caf/actor_system.hpp"
 #include "caf/io/broker.hpp"
@@ -53,14 +56,17 @@ struct connection {
   explicit connection(resp::parser_limits limits) : parser(limits) {}
   resp::parser parser;
   read_sizer reads;
+  uint64_t write_turn = 0; // the last turn that queued a write of ours
   std::deque<reply_ptr> queue; // replies not yet written, in request order
   bool closing = false;
 };
 
-// What one read sends to one shard.
+// What goes to one shard in one request: operations read from one or more
+// connections, and the connections to write to once it is answered.
 struct outgoing_batch {
   shard_batch batch;
   std::vector<std::pair<reply_ptr, size_t>> targets; // (reply, part index)
+  std::vector<caf::io::connection_handle> conns;
 };
 
 struct door_state {
@@ -72,6 +78,16 @@ struct door_state {
   uint64_t total_commands = 0;
   uint64_t rejected_connections = 0;
   std::vector<std::string> args; // scratch for the parser
+  // Writes read but not yet sent, per shard (with whatever follows them
+  // on their connection). Every read of a turn of the I/O loop adds to
+  // them, and a flush_atom to ourselves, handled after that turn's reads,
+  // sends them: one shard request per turn instead of one per read, which
+  // is what unpipelined clients cost most. A read that no write of its
+  // connection precedes in the turn goes out at once, so no read waits for
+  // another client's writes to become durable.
+  std::vector<outgoing_batch> turn_out;
+  uint64_t turn = 1;
+  bool flush_scheduled = false;
 
   static inline const char* name = "ember.front_door";
 };
@@ -131,32 +147,74 @@ void refresh_shard(door_ptr self, uint16_t shard) {
           [](caf::error&) {});
 }
 
-void send_batches(door_ptr self, caf::io::connection_handle hdl,
-                  std::vector<outgoing_batch>& out) {
+// Sends every shard its batch in `out`, leaving `out` empty.
+void send_batches(door_ptr self, std::vector<outgoing_batch>& out) {
   for (uint16_t s = 0; s < out.size(); ++s) {
     auto& ob = out[s];
     if (ob.batch.ops.empty())
       continue;
-    auto targets = std::move(ob.targets);
-    ob.targets.clear();
+    auto targets = std::exchange(ob.targets, {});
+    auto conns = std::exchange(ob.conns, {});
     self
       ->request(self->state.cfg.shards[s], caf::infinite,
-                std::move(ob.batch))
+                std::exchange(ob.batch, {}))
       .then(
-        [self, hdl, targets](batch_replies& r) {
+        [self, targets, conns](batch_replies& r) {
           for (size_t i = 0; i < targets.size(); ++i)
             targets[i].first->fill(targets[i].second,
                                    std::move(r.results.at(i)));
-          pump(self, hdl);
+          for (auto hdl : conns)
+            pump(self, hdl);
         },
-        [self, hdl, targets, s](caf::error& err) {
+        [self, targets, conns, s](caf::error& err) {
           if (!persist_code(err))
             refresh_shard(self, s);
           for (auto& [reply, index] : targets)
             reply->fill(index, batch_result{{}, err});
-          pump(self, hdl);
+          for (auto hdl : conns)
+            pump(self, hdl);
         });
-    ob.batch = shard_batch{};
+  }
+}
+
+// Sends what this turn's reads queued (see door_state::turn_out).
+void end_turn(door_ptr self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  ++st.turn;
+  send_batches(self, st.turn_out);
+}
+
+// Adds `op` (part `part` of reply `r`, read from `hdl`) to its shard's
+// batch in `out`.
+void add_part(std::vector<outgoing_batch>& out, caf::io::connection_handle hdl,
+              uint16_t shard, batch_op op, const reply_ptr& r, size_t part) {
+  if (out.size() <= shard)
+    out.resize(shard + 1u);
+  auto& ob = out[shard];
+  ob.batch.ops.push_back(std::move(op));
+  ob.targets.emplace_back(r, part);
+  if (ob.conns.empty() || ob.conns.back() != hdl)
+    ob.conns.push_back(hdl);
+}
+
+// Routes `part` (part `index` of reply `r`, read from `hdl`): into this
+// turn's batches if it is a write or follows one of its connection's
+// writes in this turn, else into `now` (sent at the end of this read).
+void queue_part(door_ptr self, connection& c, caf::io::connection_handle hdl,
+                std::vector<outgoing_batch>& now, command_part& part,
+                const reply_ptr& r, size_t index) {
+  auto& st = self->state;
+  if (std::holds_alternative<mutation>(part.op.op))
+    c.write_turn = st.turn;
+  if (c.write_turn != st.turn) {
+    add_part(now, hdl, part.shard, std::move(part.op), r, index);
+    return;
+  }
+  add_part(st.turn_out, hdl, part.shard, std::move(part.op), r, index);
+  if (!st.flush_scheduled) {
+    st.flush_scheduled = true;
+    self->send(self, flush_atom::value);
   }
 }
 
@@ -260,7 +318,7 @@ void on_data(door_ptr self, caf::io::new_data_msg& msg) {
     self->configure_read(msg.handle,
                          caf::io::receive_policy::at_most(c.reads.size()));
   c.parser.feed(std::string_view{msg.buf.data(), msg.buf.size()});
-  std::vector<outgoing_batch> out(st.cfg.shards.size());
+  std::vector<outgoing_batch> now;
   for (;;) {
     auto status = c.parser.next(st.args);
     if (status == resp::parse_status::incomplete)
@@ -278,7 +336,8 @@ void on_data(door_ptr self, caf::io::new_data_msg& msg) {
     auto plan = plan_command(st.args, st.cfg.commands);
     if (plan.admin != admin_action::none) {
       // Everything before it must reach the shards first.
-      send_batches(self, msg.handle, out);
+      send_batches(self, now);
+      end_turn(self);
       run_admin(self, msg.handle, plan, r);
       if (r->close_after)
         break;
@@ -291,14 +350,10 @@ void on_data(door_ptr self, caf::io::new_data_msg& msg) {
     r->waiting = plan.parts.size();
     r->results.resize(plan.parts.size());
     r->finish = std::move(plan.finish);
-    for (size_t p = 0; p < plan.parts.size(); ++p) {
-      auto& part = plan.parts[p];
-      auto& ob = out[part.shard];
-      ob.batch.ops.push_back(std::move(part.op));
-      ob.targets.emplace_back(r, p);
-    }
+    for (size_t p = 0; p < plan.parts.size(); ++p)
+      queue_part(self, c, msg.handle, now, plan.parts[p], r, p);
   }
-  send_batches(self, msg.handle, out);
+  send_batches(self, now);
   pump(self, msg.handle);
 }
 
@@ -352,6 +407,7 @@ caf::behavior front_door(door_ptr self, front_door_config cfg) {
                                          read_sizer::min_size));
     },
     [self](caf::io::new_data_msg& msg) { on_data(self, msg); },
+    [self](flush_atom) { end_turn(self); },
     [self](caf::io::connection_closed_msg& msg) {
       // Replies still owed are dropped; their writes still complete.
       self->state.conns.erase(msg.handle);

@@ -2,11 +2,15 @@
 // the shards, on CAF 0.17's I/O layer.
 //
 // One broker serves every connection (ARCHITECTURE.md: all brokers share
-// the one multiplexer thread, so more brokers add no parallelism). Per
-// network read it parses every complete command, sends each shard at most
-// one shard_batch holding that read's operations for it, and writes the
-// replies of a connection strictly in request order (pipelining), flushing
-// once per read or batch reply, never per reply. A reply to a write is
+// the one multiplexer thread, so more brokers add no parallelism). It
+// parses every complete command of a network read. Writes, and whatever
+// follows a write on its connection, from all the reads of one turn of the
+// I/O loop go to each shard as one shard_batch once that turn's reads are
+// done (fifty unpipelined clients cost one shard request, not fifty); the
+// reads before them go out at once, one shard_batch per read and shard, so
+// no read waits for another client's write to become durable. The replies
+// of a connection are written strictly in request order (pipelining),
+// flushing once per read or batch reply, never per reply. A reply to a write is
 // written only after its shard said the write is durable under the fsync
 // policy. A malformed or oversized request gets a Redis error and closes
 // only its own connection.

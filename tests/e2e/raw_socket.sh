@@ -36,6 +36,27 @@ printf "$payload" >&3
 got=$(reply_lines 3 300)
 [ "$got"$'\n' == "$want" ] || fail "pipelined replies out of order or wrong"
 
+# -- reads and writes of one turn (the writes of all connections go to a shard
+#    together at the end of the I/O loop's turn, reads before them at once):
+#    a read before a write sees the old value, one after it the new; two
+#    connections writing at once each get their own replies, in order ---------------
+printf 'SET rw old\r\nGET rw\r\nSET rw new\r\nGET rw\r\n' >&3
+got=$(reply_lines 3 6)
+[ "$got" == $'+OK\n$3\nold\n+OK\n$3\nnew' ] || fail "read/write order: [$got]"
+exec 4<>"/dev/tcp/127.0.0.1/$PORT"
+p3="" p4="" want3="" want4=""
+for i in $(seq 1 50); do
+  p3+="SET c$i x$i\r\nGET c$i\r\n"
+  p4+="SET d$i y$i\r\nGET d$i\r\n"
+  want3+=$'+OK\n'"\$$(( ${#i} + 1 ))"$'\n'"x$i"$'\n'
+  want4+=$'+OK\n'"\$$(( ${#i} + 1 ))"$'\n'"y$i"$'\n'
+done
+printf "$p3" >&3
+printf "$p4" >&4
+[ "$(reply_lines 3 150)"$'\n' == "$want3" ] || fail "first of two connections: replies wrong"
+[ "$(reply_lines 4 150)"$'\n' == "$want4" ] || fail "second of two connections: replies wrong"
+exec 4<&-
+
 # -- malformed input closes only that connection -----------------------------------------
 exec 4<>"/dev/tcp/127.0.0.1/$PORT"
 printf '*1\r\n+PING\r\n' >&4
