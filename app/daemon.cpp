@@ -244,24 +244,12 @@ int run_daemon(const daemon_config& configured) {
                      cfg.data_dir, ec.message());
     return 2;
   }
-  if (cfg.shards == 0) {
-    auto written = shard_count_of(cfg.data_dir);
-    if (written > 255) {
-      spdlog::critical("persistence.data-dir '{}' holds shard files up to "
-                       "shard-{}, more shards than emberd serves (255); "
-                       "move the files of other programs out of it",
-                       cfg.data_dir, written - 1);
-      return 2;
-    }
-    // A new directory gets one shard: the one network thread bounds emberd
-    // before one shard does, and on 2 cores one shard served 1.4-1.8x the
-    // requests/s of four under pipelining (BENCHMARKS.md).
-    cfg.shards = written == 0 ? 1 : static_cast<uint16_t>(written);
-  } else if (auto why = shard_count_mismatch(cfg.data_dir, cfg.shards);
-             !why.empty()) {
-    spdlog::critical("{}", why);
+  auto served = shards_to_serve(cfg.data_dir, cfg.shards);
+  if (!served.refusal.empty()) {
+    spdlog::critical("{}", served.refusal);
     return 2;
   }
+  cfg.shards = served.shards;
   auto opts = shard_options_of(cfg);
   for (auto& o : opts)
     o.recovery_progress = [](const std::string& path, uint64_t done,

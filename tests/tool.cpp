@@ -699,24 +699,41 @@ CAF_TEST(repair never cuts snapshots or files it cannot read) {
 
 CAF_TEST(a data directory is served only with the shard count it was written with) {
   test::temp_dir dir;
-  CAF_CHECK_EQUAL(app::shard_count_mismatch(dir.path(), 4), "");
-  CAF_CHECK_EQUAL(app::shard_count_mismatch(dir.path() + "/absent", 4), "");
+  auto refusal = [&](uint16_t configured) {
+    return app::shards_to_serve(dir.path(), configured).refusal;
+  };
+  auto served = [&](uint16_t configured) {
+    auto choice = app::shards_to_serve(dir.path(), configured);
+    CAF_CHECK_EQUAL(choice.refusal, "");
+    return choice.shards;
+  };
+  // No shard files: any count, and automatic means one.
+  CAF_CHECK_EQUAL(served(4), 4u);
+  CAF_CHECK_EQUAL(served(0), 1u);
+  CAF_CHECK_EQUAL(app::shards_to_serve(dir.path() + "/absent", 4).shards, 4u);
   auto touch = [&](const std::string& name) {
     std::ofstream{std::filesystem::path{dir.path()} / name} << "x";
   };
   touch("notes.txt"); // not a shard file
-  CAF_CHECK_EQUAL(app::shard_count_mismatch(dir.path(), 1), "");
+  CAF_CHECK_EQUAL(served(0), 1u);
   for (auto* name : {"shard-0.aof", "shard-1.snap", "shard-3.aof"})
     touch(name);
-  CAF_CHECK_EQUAL(app::shard_count_mismatch(dir.path(), 4), "");
+  CAF_CHECK_EQUAL(served(4), 4u);
+  CAF_CHECK_EQUAL(served(0), 4u); // automatic: as written
   for (uint16_t n : {1, 3, 5, 255}) {
-    auto why = app::shard_count_mismatch(dir.path(), n);
+    auto why = refusal(n);
     CAF_CHECK(why.find("written with 4 shards") != std::string::npos);
     CAF_CHECK(why.find("persistence.shards is " + std::to_string(n))
               != std::string::npos);
     CAF_CHECK(why.find("Set persistence.shards = 4") != std::string::npos);
   }
   touch("shard-7.rewrite"); // a rewrite marker counts as shard 7's
-  CAF_CHECK(app::shard_count_mismatch(dir.path(), 4).find("written with 8")
+  CAF_CHECK(refusal(4).find("written with 8") != std::string::npos);
+  CAF_CHECK_EQUAL(served(0), 8u);
+  // More shards than emberd serves: refused even when automatic.
+  touch("shard-300.aof");
+  CAF_CHECK(refusal(0).find("holds shard files up to shard-300, more shards "
+                            "than emberd serves (255)")
             != std::string::npos);
+  CAF_CHECK(refusal(4).find("written with 301") != std::string::npos);
 }
