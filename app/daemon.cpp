@@ -244,7 +244,8 @@ int run_daemon(const daemon_config& configured) {
                      cfg.data_dir, ec.message());
     return 2;
   }
-  auto served = shards_to_serve(cfg.data_dir, cfg.shards);
+  auto served = shards_to_serve(cfg.data_dir, cfg.shards,
+                                daemon_config::max_shards);
   if (!served.refusal.empty()) {
     spdlog::critical("{}", served.refusal);
     return 2;

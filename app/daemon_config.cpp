@@ -178,7 +178,7 @@ const std::vector<option_spec>& options() {
          "new one)",
          "number of shards; fixed for a data directory (emberd refuses "
          "another count)",
-         integer(&dc::shards, 0, 255)),
+         integer(&dc::shards, 0, dc::max_shards)),
     make("persistence", "fsync", "\"always\" | \"everysec\" | \"no\"",
          "when a write is acknowledged: after its fsync, after write(2) with "
          "an fsync every second, or after write(2) only",

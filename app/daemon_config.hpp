@@ -30,8 +30,10 @@ struct daemon_config {
   // [persistence]
   std::string data_dir = "data";
   /// 0: as many as the data directory was written with, 1 for a new one
-  /// (run_daemon resolves it).
+  /// (run_daemon resolves it, app::shards_to_serve).
   uint16_t shards = 0;
+  /// The most shards emberd serves.
+  static constexpr uint16_t max_shards = 255;
   messages::fsync_policy fsync = messages::fsync_policy::everysec;
   std::string key_file; ///< empty: files are written unencrypted
   /// A key file group or others can access: log a warning, or refuse it.

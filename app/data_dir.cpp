@@ -62,13 +62,13 @@ uint32_t shard_count_of(const std::string& dir) {
 }
 
 shard_count_choice shards_to_serve(const std::string& dir,
-                                   uint16_t configured) {
+                                   uint16_t configured, uint16_t max_shards) {
   auto written = shard_count_of(dir);
-  if (configured == 0 && written > max_served_shards)
+  if (configured == 0 && written > max_shards)
     return {0, "persistence.data-dir '" + dir + "' holds shard files up to "
                  "shard-" + std::to_string(written - 1)
                  + ", more shards than emberd serves ("
-                 + std::to_string(max_served_shards)
+                 + std::to_string(max_shards)
                  + "); move the files of other programs out of it"};
   // A new directory gets one shard: the one network thread bounds emberd
   // before one shard does, and on 2 cores one shard served 1.4-1.8x the

@@ -23,23 +23,23 @@ codec::result<std::vector<uint16_t>> list_shards(const std::string& dir);
 /// reports that).
 uint32_t shard_count_of(const std::string& dir);
 
-/// Most shards emberd serves (persistence.shards is 0..255).
-inline constexpr uint32_t max_served_shards = 255;
-
 /// How many shards to serve `dir` with, or why it cannot be served.
 struct shard_count_choice {
   uint16_t shards = 0;
   std::string refusal; ///< empty when `shards` is the answer
 };
 
-/// The shard count for `dir` under persistence.shards = `configured`.
+/// The shard count for `dir` under persistence.shards = `configured`, for
+/// a server of at most `max_shards` shards.
 ///  - 0 (automatic) serves the count `dir`'s files were written with,
-///    and 1 when it holds no shard files.
+///    and 1 when it holds no shard files; more than `max_shards` written
+///    is refused.
 ///  - Any other count is served only if `dir` holds no shard files or
 ///    was written with that count: a key's shard is CRC32(key) % shards,
 ///    so another count would hide keys written before.
 /// A refusal names the count the files were written with and what to do.
-shard_count_choice shards_to_serve(const std::string& dir, uint16_t configured);
+shard_count_choice shards_to_serve(const std::string& dir, uint16_t configured,
+                                   uint16_t max_shards);
 
 /// "shard-N.rewrite": present while a committed rewrite is unfinished.
 std::string rewrite_marker_path(const std::string& dir, uint16_t shard);

@@ -700,17 +700,18 @@ CAF_TEST(repair never cuts snapshots or files it cannot read) {
 CAF_TEST(a data directory is served only with the shard count it was written with) {
   test::temp_dir dir;
   auto refusal = [&](uint16_t configured) {
-    return app::shards_to_serve(dir.path(), configured).refusal;
+    return app::shards_to_serve(dir.path(), configured, 255).refusal;
   };
   auto served = [&](uint16_t configured) {
-    auto choice = app::shards_to_serve(dir.path(), configured);
+    auto choice = app::shards_to_serve(dir.path(), configured, 255);
     CAF_CHECK_EQUAL(choice.refusal, "");
     return choice.shards;
   };
   // No shard files: any count, and automatic means one.
   CAF_CHECK_EQUAL(served(4), 4u);
   CAF_CHECK_EQUAL(served(0), 1u);
-  CAF_CHECK_EQUAL(app::shards_to_serve(dir.path() + "/absent", 4).shards, 4u);
+  CAF_CHECK_EQUAL(app::shards_to_serve(dir.path() + "/absent", 4, 255).shards,
+                  4u);
   auto touch = [&](const std::string& name) {
     std::ofstream{std::filesystem::path{dir.path()} / name} << "x";
   };
