@@ -1,8 +1,10 @@
 #include "app/front_door.hpp"
 
+#include <cstddef>
 #include <deque>
 #include <map>
 #include <memory>
+#include <string>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -19,6 +21,7 @@
 #include "app/read_sizer.hpp"
 #include "app/resp_parser.hpp"
 #include "app/resp_reply.hpp"
+#include "app/socket_sender.hpp"
 #include "messages/persist_error.hpp"
 
 namespace ember::app {
@@ -56,6 +59,7 @@ struct connection {
   explicit connection(resp::parser_limits limits) : parser(limits) {}
   resp::parser parser;
   read_sizer reads;
+  socket_sender out;
   uint64_t write_turn = 0; // the last turn that queued a write of ours
   std::deque<reply_ptr> queue; // replies not yet written, in request order
   bool closing = false;
@@ -113,26 +117,38 @@ void close_connection(door_ptr self, caf::io::connection_handle hdl) {
   finish_stop_if_idle(self);
 }
 
-// Writes every reply at the head of the queue that is complete, then
-// flushes once.
+// Sends `text` to `hdl`: straight to its socket where it can, the rest
+// through CAF's write buffer (see socket_sender).
+void send_text(door_ptr self, caf::io::connection_handle hdl, connection& c,
+               const std::string& text) {
+  auto sent = c.out.send_now(text.data(), text.size());
+  if (sent == text.size())
+    return;
+  auto& buf = self->wr_buf(hdl);
+  buf.insert(buf.end(), text.begin() + static_cast<ptrdiff_t>(sent),
+             text.end());
+  c.out.handed_to_caf(text.size() - sent);
+  self->flush(hdl);
+}
+
+// Sends every reply at the head of the queue that is complete, together.
 void pump(door_ptr self, caf::io::connection_handle hdl) {
   auto i = self->state.conns.find(hdl);
   if (i == self->state.conns.end())
     return;
   auto& c = i->second;
-  bool wrote = false;
+  std::string out;
   while (!c.queue.empty() && c.queue.front()->ready) {
     auto& r = *c.queue.front();
-    if (!r.text.empty()) {
-      auto& buf = self->wr_buf(hdl);
-      buf.insert(buf.end(), r.text.begin(), r.text.end());
-      wrote = true;
-    }
+    if (out.empty())
+      out = std::move(r.text); // one reply, the usual case: no copy
+    else
+      out += r.text;
     c.closing = c.closing || r.close_after;
     c.queue.pop_front();
   }
-  if (wrote)
-    self->flush(hdl);
+  if (!out.empty())
+    send_text(self, hdl, c, out);
   if (c.queue.empty() && (c.closing || self->state.stopping))
     close_connection(self, hdl);
 }
@@ -402,12 +418,26 @@ caf::behavior front_door(door_ptr self, front_door_config cfg) {
         self->close(msg.handle);
         return;
       }
-      st.conns.emplace(msg.handle, connection{limits_of(st.cfg)});
+      auto& c = st.conns.emplace(msg.handle, connection{limits_of(st.cfg)})
+                  .first->second;
+      // CAF's default multiplexer names a connection by its descriptor;
+      // its local port is the listening one.
+      c.out = socket_sender::for_socket(static_cast<int>(msg.handle.id()),
+                                        self->local_port(st.acceptor),
+                                        self->remote_port(msg.handle));
+      if (c.out.direct())
+        self->ack_writes(msg.handle, true); // to learn when CAF's buffer
+                                            // is empty again
       self->configure_read(msg.handle, caf::io::receive_policy::at_most(
                                          read_sizer::min_size));
     },
     [self](caf::io::new_data_msg& msg) { on_data(self, msg); },
     [self](flush_atom) { end_turn(self); },
+    [self](caf::io::data_transferred_msg& msg) {
+      auto i = self->state.conns.find(msg.handle);
+      if (i != self->state.conns.end())
+        i->second.out.caf_wrote(msg.written);
+    },
     [self](caf::io::connection_closed_msg& msg) {
       // Replies still owed are dropped; their writes still complete.
       self->state.conns.erase(msg.handle);

@@ -50,6 +50,23 @@ expect "OK" -x SET bigvalue < "$WORK/big"
 expect "(integer) 300000" STRLEN bigvalue
 [ "$(redis-cli -p "$PORT" --raw GET bigvalue)" == "$(cat "$WORK/big")" ] \
   || fail "GET bigvalue: the 300000-byte value came back different"
+# A reader slower than the server: 40 GETs of the value (12 MB of replies)
+# in one write, read only after a pause, fill the socket, so the replies
+# go partly straight to the socket and partly through CAF's buffer
+# (app/socket_sender.hpp); they must arrive whole and in order, and a PING
+# after them last.
+exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+for _ in $(seq 1 40); do printf 'GET bigvalue\r\n'; done >&5
+sleep 1
+printf 'PING\r\n' >&5
+for _ in $(seq 1 40); do
+  printf '$300000\r\n'; cat "$WORK/big"; printf '\r\n'
+done > "$WORK/want_slow"
+printf '+PONG\r\n' >> "$WORK/want_slow"
+timeout 20 head -c "$(stat -c %s "$WORK/want_slow")" <&5 > "$WORK/got_slow"
+exec 5<&-
+cmp -s "$WORK/want_slow" "$WORK/got_slow" \
+  || fail "slow reader: $(stat -c %s "$WORK/got_slow") bytes, not the 40 replies and PONG in order"
 pipe() { # CMD: "CMD pipe:1 v1" .. "CMD pipe:2000 v2000" through redis-cli --pipe
   for i in $(seq 1 2000); do printf '%s pipe:%d v%d\r\n' "$1" "$i" "$i"; done |
     redis-cli -p "$PORT" --pipe 2>&1 | tail -1
