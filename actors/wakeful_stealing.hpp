@@ -126,13 +126,19 @@ private:
   }
 
   // Wakes `w` if it sleeps and no one woke it yet; whether it did.
+  // Notifies after unlocking: a sleeper woken while the lock is still held
+  // blocks on the mutex at once, and the unlock must wake it a second time
+  // (a second futex call here, a second sleep there). Safe because the
+  // sleeper checks `sleeping` under the lock before it waits.
   template <class Worker>
   static bool wake(Worker* w) {
     auto& wait = d(w).waitdata;
-    std::lock_guard<std::mutex> guard(wait.lock);
-    if (!wait.sleeping)
-      return false;
-    wait.sleeping = false;
+    {
+      std::lock_guard<std::mutex> guard(wait.lock);
+      if (!wait.sleeping)
+        return false;
+      wait.sleeping = false;
+    }
     wait.cv.notify_one();
     return true;
   }
