@@ -118,9 +118,13 @@ void close_connection(door_ptr self, caf::io::connection_handle hdl) {
 }
 
 // Sends `text` to `hdl`: straight to its socket where it can, the rest
-// through CAF's write buffer (see socket_sender).
+// through CAF's write buffer (see socket_sender). Nothing once CAF let the
+// connection go: its descriptor lives as long as CAF's scribe, and a
+// reused descriptor number must never get another client's reply.
 void send_text(door_ptr self, caf::io::connection_handle hdl, connection& c,
                const std::string& text) {
+  if (!self->valid(hdl))
+    return;
   auto sent = c.out.send_now(text.data(), text.size());
   if (sent == text.size())
     return;
