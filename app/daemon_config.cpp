@@ -168,6 +168,9 @@ const std::vector<option_spec>& options() {
   using fp = messages::fsync_policy;
   using cp = codec::corruption_policy;
   using dc = daemon_config;
+  // The help text below spells the shard limit out.
+  static_assert(dc::max_shards == 255,
+                "update persistence.shards' allowed values (\"0..255\")");
   static const std::vector<option_spec> table = {
     make("persistence", "data-dir", "string",
          "directory of the shard files (created if missing; relative to the "
