@@ -27,7 +27,8 @@
 # and so instrumented). Those suites stay out of the TSan step until CAF
 # itself can be built with -fsanitize=thread (RELIABILITY.md); the rest run with
 # ignore_noninstrumented_modules=1 (CAF's own allocations and frees are not
-# ours to judge) and tests/tsan.supp, each entry with its reason.
+# ours to judge) and tests/tsan.supp, each entry with its reason. The ASan
+# step reads tests/lsan.supp (one entry, with its reason).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +38,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 what=${1:-all}
 
 export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1"
+export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1:suppressions=$PWD/tests/tsan.supp"
 
