@@ -129,7 +129,9 @@ private:
   // Notifies after unlocking: a sleeper woken while the lock is still held
   // blocks on the mutex at once, and the unlock must wake it a second time
   // (a second futex call here, a second sleep there). Safe because the
-  // sleeper checks `sleeping` under the lock before it waits.
+  // sleeper checks `sleeping` under the lock before it waits, and the
+  // condition variable outlives every enqueue: CAF destroys the workers
+  // with the coordinator, after stop() joined its threads.
   template <class Worker>
   static bool wake(Worker* w) {
     auto& wait = d(w).waitdata;
