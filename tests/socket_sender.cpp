@@ -4,7 +4,6 @@
 #include "caf/test/unit_test_impl.hpp"
 
 #include <string>
-#include <vector>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
