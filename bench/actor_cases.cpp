@@ -15,10 +15,19 @@ using messages::fsync_policy;
 namespace {
 
 // The actor path under each policy and shard count: 4 producers with
-// `in_flight` requests of `batch` SETs each; under `always` its ratio is to
-// one fdatasync per `in_flight` x 4 x `batch` records capped at 256.
+// `in_flight` requests of `batch` SETs each. Its limit under `no` and
+// `everysec` is the same load answered at once by one actor
+// (limit::caf_request); under `always` one fdatasync per 64 records (256 in
+// batches).
 void add_path_cases(runner& r, std::initializer_list<uint16_t> shard_counts,
                     int in_flight, int batch, uint64_t writes) {
+  load floor;
+  floor.producers = 4;
+  floor.in_flight = in_flight;
+  floor.batch = batch;
+  floor.writes = r.size(writes, 4'000);
+  r.add({limit::caf_request(batch), "records", true, {}, {}, {},
+         [=] { return drive_echo(floor); }});
   for (auto p : {fsync_policy::no, fsync_policy::everysec, fsync_policy::always})
     for (uint16_t shards : shard_counts) {
       load l;
@@ -35,7 +44,7 @@ void add_path_cases(runner& r, std::initializer_list<uint16_t> shard_counts,
       if (p == fsync_policy::always)
         c.ratios.push_back({limit::fsync_per_batch(batch > 1 ? 256 : 64), false, {}});
       else
-        c.ratios.push_back({limit::raw_write, true, {}});
+        c.ratios.push_back({limit::caf_request(batch), false, {}});
       if (p == fsync_policy::no && shards == 1)
         c.min_items_per_s = 1'000'000;
       c.run = [=, &r] {

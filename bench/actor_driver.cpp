@@ -103,8 +103,10 @@ struct progress {
 };
 
 // Keeps `in_flight` writes outstanding until its share is acknowledged.
+// `Handle`: a shard, or the untyped stand-in of echo().
+template <class Handle>
 caf::behavior producer(caf::event_based_actor* self, int p, load l,
-                       std::vector<shard_actor> handles,
+                       std::vector<Handle> handles,
                        std::shared_ptr<progress> out) {
   auto per = l.writes / uint64_t(l.producers);
   auto first = l.first_key + per * uint64_t(p);
@@ -178,6 +180,40 @@ caf::behavior producer(caf::event_based_actor* self, int p, load l,
   return {[](int) {}};
 }
 
+// Answers as a shard answers SETs, at once: no keyspace, no log, no writer.
+caf::behavior echo(caf::event_based_actor*) {
+  return {
+    [](mutation&) { return reply::ok(); },
+    [](shard_batch& b) {
+      batch_replies r;
+      r.results.resize(b.ops.size(), batch_result{reply::ok(), caf::none});
+      return r;
+    },
+  };
+}
+
+// Spawns the producers of `l` against `targets` and waits until every write
+// is answered: the sample's time, items (answered writes), bytes and
+// latencies; `out` keeps the errors.
+template <class Handle>
+sample run_producers(caf::actor_system& sys, const load& l,
+                     const std::vector<Handle>& targets,
+                     const std::shared_ptr<progress>& out) {
+  out->latencies.resize(size_t(l.producers));
+  auto finished = out->done.get_future();
+  auto start = clock_type::now();
+  for (int p = 0; p < l.producers; ++p)
+    sys.spawn(producer<Handle>, p, l, targets, out);
+  finished.wait();
+  sample s;
+  s.seconds = seconds_since(start);
+  for (auto& v : out->latencies)
+    s.latencies_us.insert(s.latencies_us.end(), v.begin(), v.end());
+  s.items = s.latencies_us.size();
+  s.bytes = out->bytes;
+  return s;
+}
+
 // Fsyncs and appends (write(2) calls) the shards' writers issued so far.
 std::pair<uint64_t, uint64_t> writer_calls(const std::vector<shard_stats>& s) {
   uint64_t fsyncs = 0, writes = 0;
@@ -192,8 +228,6 @@ std::pair<uint64_t, uint64_t> writer_calls(const std::vector<shard_stats>& s) {
 
 sample drive(shard_env& env, const load& l) {
   auto out = std::make_shared<progress>();
-  out->latencies.resize(size_t(l.producers));
-  auto finished = out->done.get_future();
   auto before = writer_calls(env.stats());
   std::atomic<bool> running{true};
   std::atomic<uint64_t> peak{0};
@@ -204,18 +238,9 @@ sample drive(shard_env& env, const load& l) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   });
-  auto start = clock_type::now();
-  for (int p = 0; p < l.producers; ++p)
-    env.system().spawn(producer, p, l, env.shards(), out);
-  finished.wait();
-  sample s;
-  s.seconds = seconds_since(start);
+  auto s = run_producers(env.system(), l, env.shards(), out);
   running = false;
   poller.join();
-  for (auto& v : out->latencies)
-    s.latencies_us.insert(s.latencies_us.end(), v.begin(), v.end());
-  s.items = s.latencies_us.size();
-  s.bytes = out->bytes;
   auto after = writer_calls(env.stats());
   auto fsyncs = double(after.first - before.first);
   auto writes = double(after.second - before.second);
@@ -225,6 +250,17 @@ sample drive(shard_env& env, const load& l) {
   if (writes > 0)
     s.extra["records_per_write"] = double(s.items) / writes;
   s.extra["peak_writer_bytes"] = double(peak);
+  s.extra["errors"] = double(out->errors);
+  return s;
+}
+
+sample drive_echo(const load& l) {
+  bench_actor_config cfg;
+  caf::actor_system sys{cfg};
+  auto out = std::make_shared<progress>();
+  auto target = sys.spawn(echo);
+  auto s = run_producers(sys, l, std::vector<caf::actor>{target}, out);
+  caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
   s.extra["errors"] = double(out->errors);
   return s;
 }

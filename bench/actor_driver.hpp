@@ -73,4 +73,10 @@ struct load {
 /// errors (requests answered with an error).
 sample drive(shard_env& env, const load& l);
 
+/// The same producers against one actor that answers every request at once
+/// as a shard answers SETs (on the same scheduler, in a system of its own):
+/// what CAF's request/response costs alone, the floor of the actor path.
+/// Extras: errors.
+sample drive_echo(const load& l);
+
 } // namespace ember::bench

@@ -35,6 +35,12 @@ inline const std::string fsync_per_record = "limit fdatasync per record";
 inline std::string fsync_per_batch(int n) {
   return "limit fdatasync per " + std::to_string(n) + " records";
 }
+/// CAF's request/response alone, `per_request` SETs per request
+/// (actor_driver.hpp, drive_echo).
+inline std::string caf_request(int per_request) {
+  return "limit CAF request/response, " + std::to_string(per_request)
+         + " per request";
+}
 inline const std::string memcpy_ = "limit memcpy";
 inline const std::string crc_ours = "limit crc32 ours 1 MiB";
 inline const std::string aes_gcm = "limit aes-256-gcm 100 B records";
