@@ -48,4 +48,13 @@ uint64_t heap_bytes_in_use() {
   return m.uordblks + m.hblkhd; // the arenas' blocks, and the mmap(2)ed ones
 }
 
+void release_free_memory() {
+  if (auto* mallctl = find_mallctl()) {
+    // 4096 is MALLCTL_ARENAS_ALL (jemalloc/jemalloc_macros.h).
+    mallctl("arena.4096.purge", nullptr, nullptr, nullptr, 0);
+    return;
+  }
+  malloc_trim(0);
+}
+
 } // namespace ember::app

@@ -24,4 +24,11 @@ std::string mem_allocator();
 /// jemalloc built without statistics (Debian's keeps them).
 uint64_t heap_bytes_in_use();
 
+/// Hands the memory the allocator holds freed back to the system now
+/// (jemalloc: every arena's dirty pages, arena.<all>.purge; glibc:
+/// malloc_trim), instead of over the next seconds from inside whatever
+/// allocates then. For a measurement that must not pay for an earlier
+/// one's garbage. Safe from any thread.
+void release_free_memory();
+
 } // namespace ember::app
