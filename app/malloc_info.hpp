@@ -1,9 +1,9 @@
 // malloc_info.hpp: which allocator this process runs on, and how many
 // bytes it has handed out.
 //
-// Why at run time: emberd links jemalloc unless built with
-// EMBER_JEMALLOC=OFF or under a sanitizer, ember-bench runs on the
-// process's default, and anyone may preload another one. INFO, the startup
+// Why at run time: emberd and ember-bench link jemalloc unless built with
+// EMBER_JEMALLOC=OFF or under a sanitizer, an application embedding the
+// shards brings its own, and anyone may preload another one. INFO, the startup
 // log and the bench report the allocator that actually serves malloc, not
 // the one the build meant.
 #pragma once
