@@ -16,6 +16,14 @@
 
 using namespace ember::app;
 
+// A sanitizer's malloc is neither jemalloc's nor glibc's: it has nothing
+// to count or to give back.
+#if defined(EMBER_WITH_JEMALLOC)                                          \
+  || (defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)                \
+      && !defined(__SANITIZE_THREAD__))
+#define EMBER_COUNTED_MALLOC 1
+#endif
+
 CAF_TEST(the allocator named is the one linked) {
   auto name = mem_allocator();
 #ifdef EMBER_WITH_JEMALLOC
@@ -27,10 +35,7 @@ CAF_TEST(the allocator named is the one linked) {
 }
 
 CAF_TEST(heap bytes in use follow an allocation and its release) {
-  // A sanitizer's malloc is neither jemalloc's nor glibc's: nothing counts.
-#if defined(EMBER_WITH_JEMALLOC)                                          \
-  || (defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)                \
-      && !defined(__SANITIZE_THREAD__))
+#ifdef EMBER_COUNTED_MALLOC
   constexpr uint64_t size = 4 << 20;
   auto before = heap_bytes_in_use();
   auto* p = static_cast<char*>(std::malloc(size));
@@ -45,6 +50,8 @@ CAF_TEST(heap bytes in use follow an allocation and its release) {
   CAF_MESSAGE("a sanitizer's malloc: heap_bytes_in_use is not counted here");
 #endif
 }
+
+#ifdef EMBER_COUNTED_MALLOC
 
 namespace {
 
@@ -61,10 +68,10 @@ uint64_t resident_bytes() {
 
 } // namespace
 
+#endif
+
 CAF_TEST(freed memory goes back to the system at once when asked) {
-#if defined(EMBER_WITH_JEMALLOC)                                          \
-  || (defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)                \
-      && !defined(__SANITIZE_THREAD__))
+#ifdef EMBER_COUNTED_MALLOC
   // 64 MiB in 1 KiB blocks, touched, then freed below a block that stays:
   // neither allocator returns that memory by itself right away (glibc
   // keeps it in its bins under the live block, jemalloc decays it over
