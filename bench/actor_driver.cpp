@@ -180,13 +180,16 @@ caf::behavior producer(caf::event_based_actor* self, int p, load l,
   return {[](int) {}};
 }
 
-// Answers as a shard answers SETs, at once: no keyspace, no log, no writer.
-caf::behavior echo(caf::event_based_actor*) {
+// Answers every SET with `answer` (a shard's is OK), at once: no keyspace,
+// no log, no writer. (It takes an argument because CAF 0.17 binds a
+// reference to a null pointer when it spawns a function of none, which
+// UBSan reports.)
+caf::behavior echo(caf::event_based_actor*, reply answer) {
   return {
-    [](mutation&) { return reply::ok(); },
-    [](shard_batch& b) {
+    [answer](mutation&) { return answer; },
+    [answer](shard_batch& b) {
       batch_replies r;
-      r.results.resize(b.ops.size(), batch_result{reply::ok(), caf::none});
+      r.results.resize(b.ops.size(), batch_result{answer, caf::none});
       return r;
     },
   };
@@ -258,7 +261,7 @@ sample drive_echo(const load& l) {
   bench_actor_config cfg;
   caf::actor_system sys{cfg};
   auto out = std::make_shared<progress>();
-  auto target = sys.spawn(echo);
+  auto target = sys.spawn(echo, reply::ok());
   auto s = run_producers(sys, l, std::vector<caf::actor>{target}, out);
   caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
   s.extra["errors"] = double(out->errors);
