@@ -30,12 +30,9 @@ void add_path_cases(runner& r, std::initializer_list<uint16_t> shard_counts,
          [=] { return drive_echo(floor); }});
   for (auto p : {fsync_policy::no, fsync_policy::everysec, fsync_policy::always})
     for (uint16_t shards : shard_counts) {
-      load l;
-      l.producers = 4;
-      l.in_flight = in_flight;
-      l.batch = batch;
-      l.writes = p == fsync_policy::always ? r.size(writes / 10, 1'000)
-                                           : r.size(writes, 4'000);
+      auto l = floor; // the limit's load; `always` writes a tenth of it
+      if (p == fsync_policy::always)
+        l.writes = r.size(writes / 10, 1'000);
       auto name = "actor " + messages::to_string(p) + " " + std::to_string(shards)
                   + " shard" + (shards > 1 ? "s" : "") + ", 4x"
                   + std::to_string(in_flight) + " in flight"
