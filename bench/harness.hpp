@@ -5,9 +5,10 @@
 // latencies and extra counters). The harness runs each case `runs` times
 // and reports medians, so one noisy run on a shared machine does not move
 // the figure. Limits (raw write loop, raw fdatasync loops, memcpy, CRC, AES)
-// are cases too, measured in the same run; a case names the limit that
-// bounds it and the table prints its ratio to that limit, and where issue 6
-// sets a target, whether it holds.
+// are cases too, measured in the same run (the fdatasync loops again beside
+// each run of the cases they bound: case_spec::beside_each_run); a case
+// names the limit that bounds it and the table prints its ratio to that
+// limit, and where issue 6 sets a target, whether it holds.
 //
 // Single-threaded use: cases run one after another from main().
 #pragma once
@@ -73,6 +74,10 @@ struct case_spec {
   std::optional<double> min_items_per_s;
   std::optional<std::pair<std::string, double>> max_extra;
   std::function<sample()> run;
+  /// A limit whose rate drifts from minute to minute (the disk's fsyncs):
+  /// it runs again right before each run of every case that names it, and
+  /// that case's ratio to it is the median of the pairs' ratios.
+  bool beside_each_run = false;
 };
 
 /// A case's medians over its runs, and its ratios.
@@ -84,6 +89,10 @@ struct result {
   std::optional<double> p50_us, p99_us;
   std::map<std::string, double> extra;
   std::vector<std::pair<std::string, double>> ratios; ///< label -> ratio
+  /// Limits measured beside each run (case_spec::beside_each_run): per
+  /// limit, the case's ratio to it in each run, and the limit's rates.
+  std::map<std::string, std::vector<double>> pair_ratios;
+  std::map<std::string, std::vector<double>> pair_limit_rates;
   std::vector<std::pair<std::string, bool>> checks;   ///< target -> held
 };
 
@@ -129,6 +138,7 @@ public:
 
 private:
   result run_case(const case_spec& c);
+  const case_spec* find_case(const std::string& name) const;
   void add_ratios(result& r) const;
   void print_table() const;
   void write_json() const;
