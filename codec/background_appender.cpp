@@ -6,10 +6,20 @@
 
 namespace ember::codec {
 
+namespace {
+
+appender_options checked(appender_options o) {
+  if (o.max_queued == 0)
+    o.max_queued = 1;
+  return o;
+}
+
+} // namespace
+
 background_appender::background_appender(writable_file& file, uint64_t offset,
-                                         size_t max_queued)
+                                         appender_options opts)
   : file_(file),
-    max_queued_(max_queued == 0 ? 1 : max_queued),
+    opts_(checked(opts)),
     offset_(offset),
     thread_([this] { run(); }) {
 }
@@ -24,22 +34,32 @@ background_appender::~background_appender() {
 }
 
 status background_appender::submit(std::string& buf, size_t checksum_from) {
+  return enqueue(buf, buf.size(), checksum_from, false);
+}
+
+status background_appender::submit_in_place(std::string& buf, size_t used) {
+  return enqueue(buf, used, used, true);
+}
+
+status background_appender::enqueue(std::string& buf, size_t used,
+                                    size_t checksum_from, bool keep_size) {
   std::string next;
   {
     std::unique_lock<std::mutex> lock{mtx_};
     drained_.wait(lock, [this] {
-      return !outcome_ || queue_.size() < max_queued_;
+      return !outcome_ || queue_.size() < opts_.max_queued;
     });
     if (!outcome_)
       return outcome_;
-    queue_.push_back(chunk{std::move(buf), checksum_from});
-    if (!spare_.empty()) {
-      next = std::move(spare_.back());
-      spare_.pop_back();
+    queue_.push_back(chunk{std::move(buf), used, checksum_from});
+    if (spare_.size() > opts_.cold_spares) {
+      next = std::move(spare_.front());
+      spare_.pop_front();
     }
   }
   wake_.notify_one();
-  next.clear();
+  if (!keep_size)
+    next.clear();
   buf = std::move(next);
   return {};
 }
@@ -70,13 +90,14 @@ void background_appender::run() {
     status st;
     auto& buf = c.bytes;
     if (!failed_before) {
-      if (c.checksum_from < buf.size())
-        crc = crc32(buf.data() + c.checksum_from,
-                    buf.size() - c.checksum_from, crc);
-      st = file_.append(buf);
+      if (c.checksum_from < c.used)
+        crc = crc32(buf.data() + c.checksum_from, c.used - c.checksum_from,
+                    crc);
+      st = file_.append(std::string_view{buf.data(), c.used});
       if (st) {
-        file_.start_writeback(offset_, buf.size());
-        offset_ += buf.size();
+        if (opts_.start_writeback)
+          file_.start_writeback(offset_, c.used);
+        offset_ += c.used;
       }
     }
     lock.lock();

@@ -14,9 +14,15 @@
 // again. At most `max_queued` buffers wait (submit() blocks beyond that), so
 // memory stays bounded whatever the disk's speed.
 //
-// Durability: nothing. Chunks are appended in order and their writeback is
-// started (writable_file::start_writeback); the caller's sync() after
-// finish() is what makes them durable.
+// Durability: nothing. Chunks are appended in order (and, by default, their
+// writeback is started: writable_file::start_writeback); the caller's sync()
+// after finish() is what makes them durable.
+//
+// Buffers go back to the producer oldest first. With `cold_spares` the
+// producer only reuses a buffer once that many more have been written since
+// (it starts fresh ones until then): a buffer the appender's core has just
+// read would otherwise come back while its lines are still in that core's
+// cache, and every store into it would first pull them across.
 //
 // Errors: the first failed append stops every later one; submit() and
 // finish() report it (the file's own error) from then on.
@@ -29,19 +35,30 @@
 #include <mutex>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include "codec/file_system.hpp"
 #include "codec/result.hpp"
 
 namespace ember::codec {
 
+struct appender_options {
+  /// Buffers waiting to be written before submit() blocks (at least 1).
+  size_t max_queued = 2;
+  /// Written buffers kept back before one is reused (see above); memory is
+  /// at most max_queued + cold_spares + 2 buffers.
+  size_t cold_spares = 0;
+  /// Start each chunk's writeback as soon as it is written, so that the
+  /// final sync() has less to do (a snapshot); off where the kernel's own
+  /// writeback should decide (an AOF written in bulk).
+  bool start_writeback = true;
+};
+
 class background_appender {
 public:
   /// Appends to `file` (which must outlive this object), whose size is
   /// `offset` now. Starts the thread (std::system_error if it cannot).
   background_appender(writable_file& file, uint64_t offset,
-                      size_t max_queued = 2);
+                      appender_options opts = {});
   /// Stops the thread after the append under way; chunks still queued are
   /// dropped (finish() first writes them).
   ~background_appender();
@@ -54,6 +71,11 @@ public:
   /// Fails once an earlier append failed.
   status submit(std::string& buf, size_t checksum_from = 0);
 
+  /// Queues `buf`'s first `used` bytes (none checksummed) and leaves in
+  /// `buf` a buffer to fill in place: a written one, its size kept and its
+  /// contents stale, or a fresh empty one. Blocks and fails as submit().
+  status submit_in_place(std::string& buf, size_t used);
+
   /// Waits until everything queued is in the file (or one append failed);
   /// the first error, if any.
   status finish();
@@ -65,17 +87,21 @@ public:
 private:
   void run();
 
+  status enqueue(std::string& buf, size_t used, size_t checksum_from,
+                 bool keep_size);
+
   writable_file& file_;
-  const size_t max_queued_;
+  const appender_options opts_;
   std::mutex mtx_;
   std::condition_variable wake_;  // the thread: work or stop
   std::condition_variable drained_; // the producer: room or all written
   struct chunk {
     std::string bytes;
+    size_t used;
     size_t checksum_from;
   };
   std::deque<chunk> queue_;       // to append, in order
-  std::vector<std::string> spare_; // written buffers, kept for reuse
+  std::deque<std::string> spare_; // written buffers, oldest first
   bool writing_ = false;          // the thread holds a buffer outside queue_
   bool stop_ = false;
   status outcome_;                // ok until an append fails

@@ -1346,7 +1346,7 @@ private:
 
 CAF_TEST(the appender writes and checksums every chunk in order and bounds its queue) {
   gated_file file;
-  background_appender app{file, 0, 1};
+  background_appender app{file, 0, {1}};
   // The first chunk's "h" stands for a header outside the checksum.
   std::string a = "ha", b = "b", c = "c";
   CAF_REQUIRE(app.submit(a, 1));
@@ -1366,6 +1366,34 @@ CAF_TEST(the appender writes and checksums every chunk in order and bounds its q
   CAF_CHECK(app.finish());
   CAF_CHECK_EQUAL(file.chunks(), (std::vector<std::string>{"ha", "b", "c"}));
   CAF_CHECK_EQUAL(app.checksum(), crc32("abc"));
+}
+
+CAF_TEST(the appender hands written chunk buffers back oldest first after its cold spares) {
+  gated_file file;
+  file.open();
+  appender_options opts;
+  opts.cold_spares = 1;
+  background_appender app{file, 0, opts};
+  auto submit = [&](std::string bytes, size_t used) {
+    std::string buf = std::move(bytes);
+    CAF_REQUIRE(app.submit_in_place(buf, used));
+    CAF_REQUIRE(app.finish()); // written: back among the spares
+    return buf;
+  };
+  // Fresh buffers until more than one written buffer waits.
+  CAF_CHECK_EQUAL(submit("aaaa", 4), "");
+  CAF_CHECK_EQUAL(submit("bbbbXX", 4), "");
+  // Then the oldest, its size and stale bytes kept for in-place reuse.
+  CAF_CHECK_EQUAL(submit("cccc", 4), "aaaa");
+  CAF_CHECK_EQUAL(submit("dd", 2), "bbbbXX");
+  // submit() still hands back an empty buffer.
+  std::string e = "ee";
+  CAF_REQUIRE(app.submit(e));
+  CAF_CHECK(e.empty());
+  CAF_REQUIRE(app.finish());
+  CAF_CHECK_EQUAL(file.chunks(), (std::vector<std::string>{"aaaa", "bbbb",
+                                                            "cccc", "dd",
+                                                            "ee"}));
 }
 
 CAF_TEST(a snapshot of many chunks round trips plain and encrypted) {
