@@ -135,6 +135,7 @@ codec::status write_aof(codec::file_system& fs, const file_plan& p,
   codec::aof_writer_options opts;
   opts.key = &key;
   opts.truncate_existing = true; // a stale tmp from an earlier crash
+  opts.write_behind = true;      // only commit() below is relied on
   auto out = codec::aof_writer::open(fs, p.tmp, opts);
   if (!out)
     return std::move(out).err();

@@ -1,5 +1,8 @@
 #include "codec/aof_writer.hpp"
 
+#include <memory>
+#include <system_error>
+
 #include "codec/aof_reader.hpp"
 #include "codec/format.hpp"
 
@@ -97,6 +100,27 @@ result<aof_writer> aof_writer::open(file_system& fs, const std::string& path,
   }
   if (w.version_ == format_v3)
     w.gcm_.emplace(*opts.key);
+  if (opts.write_behind) {
+    try {
+      appender_options behind;
+      // A buffer is reused three chunks after it was written, once the
+      // appender's core has let go of its lines (background_appender.hpp):
+      // 37-39 ns per SET of the bench against ~41 with none held back.
+      behind.cold_spares = 2;
+      behind.start_writeback = false;
+      w.behind_.reset(
+        std::make_unique<background_appender>(*w.file_, w.file_->size(), behind)
+          .release());
+    } catch (const std::system_error& e) {
+      return error{errc::io_error,
+                   "cannot start the thread that writes " + path + ": "
+                     + e.what()
+                     + "; the process is out of threads or memory (check "
+                       "ulimit -u and free memory), or open it without "
+                       "write_behind",
+                   e.code().value()};
+    }
+  }
   w.file_size_ = w.file_->size();
   w.synced_size_ = w.file_size_;
   rep.valid_size = w.file_size_;
@@ -106,9 +130,27 @@ result<aof_writer> aof_writer::open(file_system& fs, const std::string& path,
   return w;
 }
 
+void aof_writer::stop_behind_deleter::operator()(
+  background_appender* a) const noexcept {
+  // Whatever flush() queued reaches the file before the thread stops. A
+  // failure here goes with the writer, as an unflushed tail would: callers
+  // that need to know call drain() or sync() first.
+  (void)a->finish();
+  std::default_delete<background_appender>{}(a);
+}
+
 aof_writer::aof_writer(aof_writer&&) noexcept = default;
 aof_writer& aof_writer::operator=(aof_writer&&) noexcept = default;
-aof_writer::~aof_writer() = default;
+aof_writer::~aof_writer() {
+  behind_.reset(); // before file_, which its thread writes to
+}
+
+status aof_writer::write_in_line() {
+  if (auto st = drain(); !st)
+    return st;
+  behind_.reset();
+  return {};
+}
 
 status aof_writer::check_open() const {
   if (failed_)
@@ -123,6 +165,7 @@ status aof_writer::discard_unsynced() {
     return error{errc::invalid_data,
                  "discard_unsynced on the open AOF writer for " + path_
                    + ": only a failed writer may cut its unsynced tail"};
+  behind_.reset(); // writes what it holds, or drops it after its failure
   if (auto st = file_->truncate(synced_size_); !st)
     return st;
   file_size_ = synced_size_;
@@ -139,19 +182,9 @@ status aof_writer::fail(error e) {
 status aof_writer::add(const aof_record& r) {
   if (failed_)
     return check_open();
-  // v3 seals tag + payload; v2 stores the whole record in place.
-  std::string problem;
-  if (gcm_) {
-    scratch_.clear();
-    problem = append_valid(scratch_, r, false);
-    if (problem.empty()) {
-      pending_.resize(pending_used_); // seal appends
-      gcm_->seal(pending_, scratch_);
-      pending_used_ = pending_.size();
-    }
-  } else {
-    problem = append_valid_at(pending_, pending_used_, r, true);
-  }
+  // v2 stores the whole record in place; v3 seals tag + payload.
+  auto problem = gcm_ ? add_sealed(r)
+                      : append_valid_at(pending_, pending_used_, r, true);
   if (!problem.empty())
     return error{errc::invalid_data, "refusing to log an invalid record to "
                                        + path_ + ": " + problem};
@@ -159,21 +192,45 @@ status aof_writer::add(const aof_record& r) {
   return {};
 }
 
+std::string aof_writer::add_sealed(const aof_record& r) {
+  scratch_.clear();
+  auto problem = append_valid(scratch_, r, false);
+  if (problem.empty()) {
+    pending_.resize(pending_used_); // seal appends
+    gcm_->seal(pending_, scratch_);
+    pending_used_ = pending_.size();
+  }
+  return problem;
+}
+
 status aof_writer::flush() {
   if (auto st = check_open(); !st)
     return st;
   if (pending_used_ == 0)
     return {};
-  if (auto st = file_->append(std::string_view{pending_.data(), pending_used_});
-      !st)
+  // With write_behind, pending_ comes back as an earlier chunk's buffer,
+  // its size kept so that the next records are stored without zeroing it.
+  auto st = behind_
+              ? behind_->submit_in_place(pending_, pending_used_)
+              : file_->append(std::string_view{pending_.data(), pending_used_});
+  if (!st)
     return fail(std::move(st).err());
   file_size_ += pending_used_;
   pending_used_ = 0; // the buffer keeps its size: see pending_
   return {};
 }
 
-status aof_writer::sync() {
+status aof_writer::drain() {
   if (auto st = check_open(); !st)
+    return st;
+  if (behind_)
+    if (auto st = behind_->finish(); !st)
+      return fail(std::move(st).err());
+  return {};
+}
+
+status aof_writer::sync() {
+  if (auto st = drain(); !st)
     return st;
   if (auto st = file_->sync(); !st)
     return fail(std::move(st).err());

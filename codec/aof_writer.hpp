@@ -11,6 +11,16 @@
 // whole buffer with one append (group commit: callers batch, then flush once
 // and sync once). Durability: nothing is durable before sync() returns ok.
 //
+// Write-behind (aof_writer_options::write_behind), for bulk writers that
+// only rely on commit(): flush() hands the bytes to a thread of the
+// writer's own (background_appender.hpp) and returns while they are
+// written, so encoding the next records overlaps the kernel's copy of the
+// last ones. A flushed record is then in the file only once drain(),
+// sync(), commit() or the writer's destruction returns, so an owner that
+// acknowledges after flush() (the writer actor under `no`) writes in line.
+// It holds up to six buffers of one flush's size (the thread's queue and
+// the written ones kept back: background_appender.hpp).
+//
 // After any failed write, truncate or fsync the writer is closed for good:
 // the file's tail is unknown and an fsync that failed once cannot be retried
 // into success, so every later call fails with errc::closed and the owner
@@ -28,6 +38,7 @@
 
 #include "codec/aes_gcm.hpp"
 #include "codec/aof_record.hpp"
+#include "codec/background_appender.hpp"
 #include "codec/file_system.hpp"
 #include "codec/result.hpp"
 
@@ -41,6 +52,8 @@ struct aof_writer_options {
   std::optional<uint64_t> verified_end;
   /// Start a new empty file even if one exists (rewrite targets).
   bool truncate_existing = false;
+  /// flush() queues its bytes for the writer's own thread (see above).
+  bool write_behind = false;
 };
 
 /// What open() found and did.
@@ -66,11 +79,26 @@ public:
   /// (see codec::validate) are refused with invalid_data, nothing buffered.
   status add(const aof_record& r);
 
-  /// Writes all pending bytes with one append.
+  /// Writes all pending bytes with one append; with write_behind, queues
+  /// them for it (and reports an earlier queued append's failure).
   status flush();
 
-  /// Makes every flushed byte durable (fdatasync).
+  /// With write_behind, waits until every flushed byte is in the file (not
+  /// durable: see sync()); without, there is nothing to wait for.
+  status drain();
+
+  /// Makes every flushed byte durable (fdatasync), after drain().
   status sync();
+
+  /// Ends write_behind: drain(), then flush() writes in line again (before
+  /// handing a bulk-written AOF to an owner that acknowledges after
+  /// flush()). A no-op for a writer that writes in line.
+  status write_in_line();
+
+  /// Whether flush() queues (write_behind, until write_in_line()).
+  bool writes_behind() const noexcept {
+    return behind_ != nullptr;
+  }
 
   /// flush() then sync().
   status commit();
@@ -100,6 +128,7 @@ public:
   /// concurrently with append). The owner learns the outcome by message:
   /// on success it calls note_synced() with the size that sync covered (the
   /// size() flushed before the sync started); on failure it calls poison().
+  /// Only for writers that write in line (no write_behind).
   std::shared_ptr<writable_file> shared_file() const noexcept {
     return file_;
   }
@@ -119,7 +148,8 @@ public:
   /// beyond synced_size() was acknowledged under `always`; under everysec
   /// those writes are lost as a power loss would lose them).
   status discard_unsynced();
-  /// Bytes flushed to the OS (what a sync started now would cover).
+  /// Bytes flushed to the OS (what a sync started now would cover); with
+  /// write_behind, bytes handed to its thread.
   uint64_t flushed_size() const noexcept {
     return file_size_;
   }
@@ -131,7 +161,15 @@ private:
   aof_writer() = default;
   status fail(error e);
   status check_open() const;
+  // add() for v3: validates, encodes and seals `r`; its problem or "".
+  std::string add_sealed(const aof_record& r);
 
+  // Before file_: a defaulted move assignment stops the old thread (see
+  // stop_behind_deleter) before it replaces the file the thread writes to.
+  struct stop_behind_deleter {
+    void operator()(background_appender* a) const noexcept;
+  };
+  std::unique_ptr<background_appender, stop_behind_deleter> behind_;
   std::shared_ptr<writable_file> file_;
   std::optional<aes_gcm> gcm_;
   std::string path_;

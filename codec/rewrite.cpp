@@ -384,6 +384,7 @@ result<aof_writer> reencode(file_system& fs, aof_reader& tail, uint64_t from,
   aof_writer_options opts;
   opts.key = key;
   opts.truncate_existing = true;
+  opts.write_behind = true; // the tail is encoded while its chunks are written
   auto w = aof_writer::open(fs, to, opts);
   if (!w)
     return w;
@@ -395,6 +396,9 @@ result<aof_writer> reencode(file_system& fs, aof_reader& tail, uint64_t from,
   if (auto st = read_tail(tail, from, rep, add); !st)
     return std::move(st).err();
   if (auto st = w->commit(); !st)
+    return std::move(st).err();
+  // The owner acknowledges writes once flush() returns.
+  if (auto st = w->write_in_line(); !st)
     return std::move(st).err();
   return w;
 }

@@ -605,3 +605,170 @@ CAF_TEST(a file renamed while open keeps its durable state) {
   CAF_REQUIRE(fs.crash());
   CAF_CHECK_EQUAL(slurp(final_path), "hello world");
 }
+
+// Write-behind (aof_writer_options::write_behind): the bulk writers' mode.
+// Its flush() only queues, so each test pins down what is in the file when.
+
+namespace {
+
+std::vector<aof_record> random_records(int n, uint64_t seed) {
+  record_randomizer gen{seed};
+  std::vector<aof_record> records;
+  for (int i = 0; i < n; ++i)
+    records.push_back(gen.next());
+  return records;
+}
+
+aof_writer_options behind_opts(const encryption_key* key = nullptr) {
+  aof_writer_options o;
+  o.key = key;
+  o.truncate_existing = true;
+  o.write_behind = true;
+  return o;
+}
+
+} // namespace
+
+CAF_TEST(write-behind writes the bytes the in-line writer writes) {
+  temp_dir dir;
+  auto records = random_records(3000, 7);
+  auto in_line = write_records(dir.file("in-line.aof"), records);
+  auto path = dir.file("behind.aof");
+  auto w = aof_writer::open(posix_file_system(), path, behind_opts());
+  CAF_REQUIRE(w);
+  CAF_CHECK(w->writes_behind());
+  uint64_t flushes = 0;
+  for (auto& r : records) {
+    CAF_REQUIRE(w->add(r));
+    // Small chunks, so that several are queued and buffers are reused.
+    if (w->pending_bytes() >= 512) {
+      CAF_REQUIRE(w->flush());
+      ++flushes;
+    }
+  }
+  CAF_REQUIRE(w->commit());
+  CAF_CHECK_GREATER(flushes, 20u);
+  CAF_CHECK_EQUAL(w->synced_size(), in_line.size());
+  CAF_CHECK(slurp(path) == in_line);
+}
+
+CAF_TEST(write-behind encrypts as the in-line writer does) {
+  temp_dir dir;
+  auto key = golden_key();
+  auto records = random_records(500, 11);
+  auto path = dir.file("behind.aof");
+  {
+    auto w = aof_writer::open(posix_file_system(), path, behind_opts(&key));
+    CAF_REQUIRE(w);
+    for (auto& r : records) {
+      CAF_REQUIRE(w->add(r));
+      if (w->pending_bytes() >= 256)
+        CAF_REQUIRE(w->flush());
+    }
+    CAF_REQUIRE(w->commit());
+  }
+  auto res = read_all(path, &key);
+  CAF_REQUIRE(res);
+  CAF_CHECK_EQUAL(res->version, format_v3);
+  CAF_CHECK_EQUAL(res->end.kind, read_end::clean);
+  CAF_CHECK(res->records == records);
+}
+
+CAF_TEST(write-behind bytes are in the file after drain and after destruction) {
+  temp_dir dir;
+  auto path = dir.file("d.aof");
+  auto w = aof_writer::open(posix_file_system(), path, behind_opts());
+  CAF_REQUIRE(w);
+  CAF_REQUIRE(w->add(rec::set{"a", "1", -1}));
+  CAF_REQUIRE(w->flush());
+  CAF_REQUIRE(w->drain());
+  CAF_CHECK_EQUAL(std::filesystem::file_size(path), w->size());
+  CAF_CHECK_EQUAL(w->flushed_size(), w->size());
+  CAF_CHECK_EQUAL(w->synced_size(), header_size); // drained, not synced
+  // Flushed and then destroyed: the queued bytes still reach the file.
+  CAF_REQUIRE(w->add(rec::set{"b", "2", -1}));
+  CAF_REQUIRE(w->flush());
+  auto size = w->size();
+  { auto gone = std::move(*w); }
+  CAF_CHECK_EQUAL(std::filesystem::file_size(path), size);
+  // So does a writer moved over: its thread stops after writing them.
+  auto first = aof_writer::open(posix_file_system(), path, {});
+  CAF_REQUIRE(first);
+  auto other = aof_writer::open(posix_file_system(), dir.file("e.aof"),
+                                behind_opts());
+  CAF_REQUIRE(other);
+  CAF_REQUIRE(other->add(rec::set{"c", "3", -1}));
+  CAF_REQUIRE(other->flush());
+  auto other_size = other->size();
+  *other = std::move(*first);
+  CAF_CHECK_EQUAL(std::filesystem::file_size(dir.file("e.aof")), other_size);
+  auto res = read_all(dir.file("e.aof"));
+  CAF_REQUIRE(res);
+  CAF_CHECK(res->records == std::vector<aof_record>{rec::set{"c", "3", -1}});
+}
+
+CAF_TEST(write-behind ends with write_in_line and flushes in line after) {
+  temp_dir dir;
+  fault_injection_file_system fs;
+  auto path = dir.file("l.aof");
+  auto w = aof_writer::open(fs, path, behind_opts());
+  CAF_REQUIRE(w);
+  CAF_REQUIRE(w->add(rec::set{"a", "1", -1}));
+  CAF_REQUIRE(w->flush());
+  CAF_REQUIRE(w->write_in_line());
+  CAF_CHECK(!w->writes_behind());
+  auto writes = fs.count(fault_op::write);
+  CAF_REQUIRE(w->add(rec::set{"b", "2", -1}));
+  CAF_REQUIRE(w->flush());
+  // In line: the append happened inside flush().
+  CAF_CHECK_EQUAL(fs.count(fault_op::write), writes + 1);
+  CAF_CHECK_EQUAL(std::filesystem::file_size(path), w->size());
+  CAF_CHECK(w->write_in_line()); // a no-op now
+}
+
+CAF_TEST(a failed write-behind append closes the writer and is reported) {
+  temp_dir dir;
+  fault_injection_file_system fs;
+  auto path = dir.file("f.aof");
+  auto w = aof_writer::open(fs, path, behind_opts());
+  CAF_REQUIRE(w);
+  CAF_REQUIRE(w->add(rec::set{"a", "1", -1}));
+  CAF_REQUIRE(w->commit());
+  fs.short_write(1, ENOSPC);
+  CAF_REQUIRE(w->add(rec::set{"b", "2", -1}));
+  CAF_REQUIRE(w->flush()); // queued; the append fails on the thread
+  auto st = w->drain();
+  CAF_REQUIRE(!st);
+  CAF_CHECK_EQUAL(st.err().sys_errno, ENOSPC);
+  CAF_CHECK(st.err().message.find(path) != std::string::npos);
+  CAF_CHECK(w->closed());
+  fs.heal();
+  CAF_CHECK_EQUAL(w->add(rec::set{"c", "3", -1}).err().code, errc::closed);
+  CAF_CHECK_EQUAL(w->sync().err().code, errc::closed);
+  // The failed writer cuts its tail back to what was synced.
+  CAF_REQUIRE(w->discard_unsynced());
+  auto res = read_all(path);
+  CAF_REQUIRE(res);
+  CAF_CHECK_EQUAL(res->end.kind, read_end::clean);
+  CAF_CHECK(res->records == std::vector<aof_record>{rec::set{"a", "1", -1}});
+}
+
+CAF_TEST(after a failed write-behind append later flushes fail too) {
+  temp_dir dir;
+  fault_injection_file_system fs;
+  auto w = aof_writer::open(fs, dir.file("g.aof"), behind_opts());
+  CAF_REQUIRE(w);
+  fs.fail(fault_op::write, 1, EIO, true);
+  CAF_REQUIRE(w->add(rec::set{"a", "1", -1}));
+  CAF_REQUIRE(w->flush());
+  // Whichever call sees the failure first closes the writer; by sync()
+  // at the latest every call reports it.
+  for (int i = 0; i < 3 && !w->closed(); ++i) {
+    CAF_REQUIRE(w->add(rec::set{"b", "2", -1}) || w->closed());
+    (void)w->flush();
+  }
+  auto st = w->sync();
+  CAF_CHECK(!st);
+  CAF_CHECK(w->closed());
+  CAF_CHECK_EQUAL(w->commit().err().code, errc::closed);
+}

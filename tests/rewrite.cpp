@@ -299,6 +299,9 @@ public:
       auto w = switch_aof(fs, dir.path(), shard, aof(), offset,
                           cfg_.key_after, &report);
       if (w) {
+        // The owner acknowledges after flush(): the switched writer writes
+        // in line even when the tail was re-encoded behind.
+        CAF_CHECK(!w->writes_behind());
         writer_.emplace(std::move(*w));
         switched = true;
       } else if (!owner_goes_on() || report.in_doubt) {
