@@ -5,8 +5,9 @@
 // latencies and extra counters). The harness runs each case `runs` times
 // and reports medians, so one noisy run on a shared machine does not move
 // the figure. Limits (raw write loop, raw fdatasync loops, memcpy, CRC, AES)
-// are cases too, measured in the same run (the fdatasync loops again beside
-// each run of the cases they bound: case_spec::beside_each_run); a case
+// are cases too, measured in the same run (the raw write and fdatasync loops
+// again beside each run of the cases they bound:
+// case_spec::beside_each_run); a case
 // names the limit that bounds it and the table prints its ratio to that
 // limit, and where issue 6 sets a target, whether it holds.
 //
