@@ -707,13 +707,31 @@ CAF_TEST(write-behind bytes are in the file after drain and after destruction) {
   CAF_CHECK(res->records == std::vector<aof_record>{rec::set{"c", "3", -1}});
 }
 
-CAF_TEST(write-behind ends with write_in_line and flushes in line after) {
+namespace {
+
+// A writer opened writing behind, through the fault-injecting file system,
+// with SET a=1 added and not yet flushed.
+struct behind_writer {
   temp_dir dir;
   fault_injection_file_system fs;
-  auto path = dir.file("l.aof");
-  auto w = aof_writer::open(fs, path, behind_opts());
-  CAF_REQUIRE(w);
-  CAF_REQUIRE(w->add(rec::set{"a", "1", -1}));
+  std::string path = dir.file("w.aof");
+  result<aof_writer> w = open_with_first_record();
+
+  result<aof_writer> open_with_first_record() {
+    auto writer = aof_writer::open(fs, path, behind_opts());
+    if (!writer)
+      CAF_FAIL("open writer: " << writer.err().message);
+    if (auto st = writer->add(rec::set{"a", "1", -1}); !st)
+      CAF_FAIL("add: " << st.err().message);
+    return writer;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(write_behind_faults, behind_writer)
+
+CAF_TEST(write-behind ends with write_in_line and flushes in line after) {
   CAF_REQUIRE(w->flush());
   CAF_REQUIRE(w->write_in_line());
   CAF_CHECK(!w->writes_behind());
@@ -727,12 +745,6 @@ CAF_TEST(write-behind ends with write_in_line and flushes in line after) {
 }
 
 CAF_TEST(a failed write-behind append closes the writer and is reported) {
-  temp_dir dir;
-  fault_injection_file_system fs;
-  auto path = dir.file("f.aof");
-  auto w = aof_writer::open(fs, path, behind_opts());
-  CAF_REQUIRE(w);
-  CAF_REQUIRE(w->add(rec::set{"a", "1", -1}));
   CAF_REQUIRE(w->commit());
   fs.short_write(1, ENOSPC);
   CAF_REQUIRE(w->add(rec::set{"b", "2", -1}));
@@ -754,12 +766,7 @@ CAF_TEST(a failed write-behind append closes the writer and is reported) {
 }
 
 CAF_TEST(after a failed write-behind append later flushes fail too) {
-  temp_dir dir;
-  fault_injection_file_system fs;
-  auto w = aof_writer::open(fs, dir.file("g.aof"), behind_opts());
-  CAF_REQUIRE(w);
   fs.fail(fault_op::write, 1, EIO, true);
-  CAF_REQUIRE(w->add(rec::set{"a", "1", -1}));
   CAF_REQUIRE(w->flush());
   // Whichever call sees the failure first closes the writer; by sync()
   // at the latest every call reports it.
@@ -772,3 +779,5 @@ CAF_TEST(after a failed write-behind append later flushes fail too) {
   CAF_CHECK(w->closed());
   CAF_CHECK_EQUAL(w->commit().err().code, errc::closed);
 }
+
+CAF_TEST_FIXTURE_SCOPE_END()
