@@ -209,7 +209,8 @@ status aof_writer::flush() {
   if (pending_used_ == 0)
     return {};
   // With write_behind, pending_ comes back as an earlier chunk's buffer,
-  // its size kept so that the next records are stored without zeroing it.
+  // its size kept so that the next records are stored without zeroing it
+  // (or as a fresh one, while the first chunks are still in circulation).
   auto st = behind_
               ? behind_->submit_in_place(pending_, pending_used_)
               : file_->append(std::string_view{pending_.data(), pending_used_});
