@@ -6,10 +6,9 @@
 // and reports medians, so one noisy run on a shared machine does not move
 // the figure. Limits (raw write loop, raw fdatasync loops, memcpy, CRC, AES)
 // are cases too, measured in the same run (the raw write and fdatasync loops
-// again beside each run of the cases they bound:
-// case_spec::beside_each_run); a case
-// names the limit that bounds it and the table prints its ratio to that
-// limit, and where issue 6 sets a target, whether it holds.
+// again beside each run of the cases they bound: case_spec::beside_each_run);
+// a case names the limit that bounds it and the table prints its ratio to
+// that limit, and where issue 6 sets a target, whether it holds.
 //
 // Single-threaded use: cases run one after another from main().
 #pragma once
@@ -75,7 +74,8 @@ struct case_spec {
   std::optional<double> min_items_per_s;
   std::optional<std::pair<std::string, double>> max_extra;
   std::function<sample()> run;
-  /// A limit whose rate drifts from minute to minute (the disk's fsyncs):
+  /// A limit whose rate drifts from minute to minute (the disk's fsyncs,
+  /// the page cache's writes):
   /// it runs again right before each run of every case that names it, and
   /// that case's ratio to it is the median of the pairs' ratios.
   bool beside_each_run = false;

@@ -4,6 +4,7 @@
 #include <system_error>
 
 #include "codec/aof_reader.hpp"
+#include "codec/background_appender.hpp"
 #include "codec/format.hpp"
 
 namespace ember::codec {

@@ -38,11 +38,12 @@
 
 #include "codec/aes_gcm.hpp"
 #include "codec/aof_record.hpp"
-#include "codec/background_appender.hpp"
 #include "codec/file_system.hpp"
 #include "codec/result.hpp"
 
 namespace ember::codec {
+
+class background_appender; // write_behind's thread (background_appender.hpp)
 
 struct aof_writer_options {
   /// Encrypt new files (v3); must outlive the writer. Null: plaintext v2.
